@@ -1,0 +1,5 @@
+"""The only layer that speaks HTTP to Podio."""
+
+from .client import PodioClient
+
+__all__ = ["PodioClient"]

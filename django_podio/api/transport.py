@@ -1,0 +1,167 @@
+"""HTTP to Podio: one session, timeouts, retries with backoff, 420 waits, error mapping.
+
+Both :class:`~django_podio.api.client.PodioClient` and :mod:`django_podio.api.oauth` send
+through a :class:`Transport`, so every call to Podio behaves and logs the same way.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from .. import conf
+from ..exceptions import PodioConnectionError, RateLimited, ServerError
+from ..redaction import get_logger
+from .errors import error_from_response
+
+logger = get_logger("django_podio.api")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+USER_AGENT = "django-podio/0.1"
+
+
+class Transport:
+    """Sends requests to Podio and turns every failure into one of our exceptions.
+
+    ``sleep`` and ``clock`` are injectable so tests exercise backoff and rate-limit waits
+    without waiting for real.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: tuple[float, float] | None = None,
+        max_retries: int | None = None,
+        rate_limit_max_wait: float | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.timeout = timeout or conf.timeout()
+        self.max_retries = conf.get("MAX_RETRIES") if max_retries is None else max_retries
+        self.rate_limit_max_wait = (
+            conf.get("RATE_LIMIT_MAX_WAIT") if rate_limit_max_wait is None else rate_limit_max_wait
+        )
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        self.sleep = sleep
+        self.clock = clock
+        self.rate_limit: tuple[int | None, int | None] | None = None
+
+    def close(self) -> None:
+        self.session.close()
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter, capped: 0.5 s, 1 s, 2 s … at most 30 s."""
+        return random.uniform(0, min(30.0, 0.5 * 2**attempt))  # noqa: S311 - jitter, not crypto
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        safe: bool | None = None,
+        on_unauthorized: Callable[[Exception], Mapping[str, str] | None] | None = None,
+    ) -> requests.Response:
+        """Send one logical request; return the successful response or raise a PodioError.
+
+        ``safe`` requests (GET, or a read-only POST the caller vouches for) are retried on
+        network errors, 5xx and unreadable bodies. A 420 is waited out for any method since
+        Podio rejected it unprocessed. ``on_unauthorized`` may return fresh headers once after
+        a 401 (the refresh-and-replay rule lives with the caller that owns the token).
+        """
+        method = method.upper()
+        safe = method in SAFE_METHODS if safe is None else safe
+        path = urlsplit(url).path
+        attempt = 0
+        waited = 0.0
+        reauthorized = False
+        while True:
+            started = self.clock()
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as error:
+                kind = type(error).__name__
+                if safe and attempt < self.max_retries:
+                    delay = self.backoff(attempt)
+                    logger.info("%s %s failed (%s); retry %d in %.2fs", method, path, kind,
+                                attempt + 1, delay)
+                    attempt += 1
+                    self.sleep(delay)
+                    continue
+                logger.warning("%s %s failed (%s)", method, path, kind)
+                raise PodioConnectionError(f"Could not reach Podio: {method} {path} ({kind})") from None
+            self._track_rate_limit(response)
+            elapsed = (self.clock() - started) * 1000
+            logger.debug("%s %s -> %s (%.0f ms)", method, path, response.status_code, elapsed)
+
+            if response.status_code < 400:
+                if response.status_code != 204 and response.content:
+                    try:
+                        response.json()
+                    except ValueError:
+                        if safe and attempt < self.max_retries:
+                            attempt += 1
+                            self.sleep(self.backoff(attempt - 1))
+                            continue
+                        raise ServerError(
+                            status=response.status_code,
+                            description="response body is not valid JSON",
+                            method=method,
+                            path=path,
+                        ) from None
+                return response
+
+            error = error_from_response(response, method, path)
+            if isinstance(error, RateLimited):
+                wait = error.wait_seconds
+                if wait is not None and waited + wait <= self.rate_limit_max_wait:
+                    logger.info("%s %s rate limited; waiting %ss as Podio asks", method, path, wait)
+                    waited += wait
+                    self.sleep(wait)
+                    continue
+                logger.warning("%s %s rate limited (wait %ss)", method, path, wait)
+                raise error
+            if response.status_code == 401 and on_unauthorized and not reauthorized:
+                new_headers = on_unauthorized(error)
+                if new_headers is not None:
+                    reauthorized = True
+                    headers = {**(headers or {}), **new_headers}
+                    continue
+            if isinstance(error, ServerError) and safe and attempt < self.max_retries:
+                delay = self.backoff(attempt)
+                logger.info("%s %s -> %s; retry %d in %.2fs", method, path,
+                            response.status_code, attempt + 1, delay)
+                attempt += 1
+                self.sleep(delay)
+                continue
+            log = logger.warning if response.status_code >= 500 else logger.info
+            log("%s", error)
+            raise error
+
+    def _track_rate_limit(self, response: requests.Response) -> None:
+        limit = response.headers.get("X-Rate-Limit-Limit")
+        remaining = response.headers.get("X-Rate-Limit-Remaining")
+        if limit is None and remaining is None:
+            return
+        self.rate_limit = (
+            int(limit) if limit and limit.isdigit() else None,
+            int(remaining) if remaining and remaining.isdigit() else None,
+        )

@@ -1,0 +1,104 @@
+"""Exceptions raised by django-podio.
+
+Every message is built from Podio's error fields and our own words only: no request header,
+body or token ever reaches ``str(exc)`` or ``repr(exc)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class PodioError(Exception):
+    """Base class of everything that can go wrong talking to Podio."""
+
+
+class PodioAPIError(PodioError):
+    """Podio answered with an error status."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        description: str | None = None,
+        detail: Any = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.status = status
+        self.error = error
+        self.description = description
+        self.detail = detail
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        super().__init__(message or self._default_message())
+
+    def _default_message(self) -> str:
+        parts = [f"Podio API error {self.status}" if self.status else "Podio API error"]
+        if self.error:
+            parts.append(f"{self.error}")
+        if self.description:
+            parts.append(f"({self.description})")
+        if self.method and self.path:
+            parts.append(f"on {self.method} {self.path}")
+        if self.request_id:
+            parts.append(f"[request {self.request_id}]")
+        return " ".join(parts)
+
+
+class TokenExpired(PodioAPIError):
+    """401 ``expired_token``: refresh and try again."""
+
+
+class InvalidToken(PodioAPIError):
+    """401 ``invalid_token`` or any other authentication failure."""
+
+
+class InvalidGrant(PodioAPIError):
+    """400 ``invalid_grant`` at the token endpoint: the code, refresh token or app token is dead."""
+
+
+class Forbidden(PodioAPIError):
+    """403: the token may not reach this object."""
+
+
+class NotFound(PodioAPIError):
+    """404: no such object, or no such route."""
+
+
+class Gone(PodioAPIError):
+    """410: the object was deleted."""
+
+
+class RateLimited(PodioAPIError):
+    """420 (or 429): over Podio's hourly limit and waiting was not allowed."""
+
+    def __init__(self, message: str = "", *, wait_seconds: int | None = None, **kwargs: Any):
+        self.wait_seconds = wait_seconds
+        super().__init__(message, **kwargs)
+
+
+class ServerError(PodioAPIError):
+    """5xx, or a 2xx whose body is not the JSON Podio promised."""
+
+
+class ReauthorizationRequired(PodioError):
+    """The connection's refresh token is dead: its user must log in with Podio again."""
+
+
+class PodioConnectionError(PodioError):
+    """The network failed: connection refused or dropped, or a timeout."""
+
+
+class PodioConfigurationError(ImproperlyConfigured):
+    """The host project's configuration is wrong; deliberately not a ``PodioError``."""
+
+
+class DecryptionError(PodioError):
+    """Stored ciphertext cannot be read with the configured ``FIELD_ENCRYPTION_KEY``."""

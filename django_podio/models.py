@@ -1,0 +1,91 @@
+"""``PodioConnection``: one authorized Podio identity (a user's login or an app's credentials).
+
+Only :mod:`django_podio.tokens` writes the token columns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .fields import EncryptedTextField
+
+
+class PodioConnection(models.Model):
+    class Kind(models.TextChoices):
+        USER = "user", "User"
+        APP = "app", "App"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        REAUTH_REQUIRED = "reauth_required", "Reauthorization required"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.USER)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="podio_connections",
+    )
+    social_account = models.OneToOneField(
+        "socialaccount.SocialAccount",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="podio_connection",
+    )
+    app_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    ref_type = models.CharField(max_length=16, blank=True, default="")
+    ref_id = models.BigIntegerField(null=True, blank=True)
+
+    access_token = EncryptedTextField()
+    refresh_token = EncryptedTextField(null=True, blank=True)
+    app_token = EncryptedTextField(null=True, blank=True)
+
+    expires_at = models.DateTimeField(null=True, blank=True)
+    scope = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    failure_count = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Podio connection"
+        indexes = [models.Index(fields=["status", "expires_at"], name="podio_conn_status_expiry")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="user", user__isnull=False, app_id__isnull=True)
+                    | models.Q(kind="app", app_id__isnull=False)
+                ),
+                name="podio_conn_kind_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.APP:
+            return f"Podio app {self.app_id}"
+        return f"Podio user {self.ref_id or '?'} ({self.user})"
+
+    def __repr__(self) -> str:
+        # Never the tokens: a repr ends up in tracebacks and debugger output.
+        return (
+            f"<PodioConnection pk={self.pk} kind={self.kind} status={self.status} "
+            f"expires_at={self.expires_at!s}>"
+        )
+
+    def expires_within(self, seconds: float, now: datetime | None = None) -> bool:
+        if self.expires_at is None:
+            return False
+        now = now or timezone.now()
+        return self.expires_at <= now + timedelta(seconds=seconds)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE

@@ -1,0 +1,1 @@
+"""The allauth provider ``podio``, in its own package so allauth mounts only its URLs."""

@@ -1,0 +1,90 @@
+"""allauth's OAuth2 adapter for Podio; the code exchange and the profile go through ``api/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.socialaccount.providers.base import ProviderException
+from allauth.socialaccount.providers.oauth2.views import (
+    OAuth2Adapter,
+    OAuth2CallbackView,
+    OAuth2LoginView,
+)
+from allauth.utils import get_request_param
+from django.http import HttpRequest, HttpResponse
+
+from .. import conf
+from ..api import oauth
+from ..api.client import PodioClient
+from ..exceptions import PodioError
+from ..redaction import get_logger
+
+logger = get_logger("django_podio.login")
+
+_ERROR_ATTR = "_django_podio_login_error"
+
+
+class PodioOAuth2Adapter(OAuth2Adapter):
+    provider_id = conf.PROVIDER_ID
+
+    @property
+    def authorize_url(self) -> str:  # type: ignore[override]
+        return conf.get("AUTHORIZE_URL")
+
+    @property
+    def access_token_url(self) -> str:  # type: ignore[override]
+        return conf.token_url()
+
+    def get_access_token_data(self, request: HttpRequest, app: Any, client: Any,
+                              pkce_code_verifier: str | None = None) -> dict[str, Any]:
+        code = get_request_param(request, "code") or ""
+        try:
+            token = oauth.exchange_code(
+                code,
+                client.callback_url,
+                credentials=conf.AppCredentials(client_id=app.client_id, secret=app.secret),
+            )
+        except PodioError as error:
+            setattr(request, _ERROR_ATTR, f"code exchange failed: {error}")
+            raise ProviderException("Podio refused the authorization code.") from None
+        self.did_fetch_access_token = True
+        return {
+            "access_token": token.access_token,
+            "refresh_token": token.refresh_token,
+            "expires_in": token.expires_in,
+            "scope": token.scope,
+            "ref": {"type": token.ref_type, "id": token.ref_id},
+        }
+
+    def complete_login(self, request: HttpRequest, app: Any, token: Any, **kwargs: Any) -> Any:
+        try:
+            with PodioClient(token.token) as client:
+                profile = client.get_user_status()
+            login = self.get_provider().sociallogin_from_response(request, profile)
+        except (PodioError, KeyError, TypeError, ValueError) as error:
+            setattr(request, _ERROR_ATTR, f"profile request failed: {error}")
+            raise ProviderException("Could not read the Podio profile.") from None
+        # Not persisted by allauth; read by tokens.store_from_login while the request lasts.
+        response = kwargs.get("response") or {}
+        login._django_podio_scope = response.get("scope", "")
+        return login
+
+
+oauth2_login = OAuth2LoginView.adapter_view(PodioOAuth2Adapter)
+_callback = OAuth2CallbackView.adapter_view(PodioOAuth2Adapter)
+
+
+def oauth2_callback(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """allauth's callback, plus exactly one secret-free log line when the login fails."""
+    response = _callback(request, *args, **kwargs)
+    if response.status_code >= 400 or "cancelled" in response.get("Location", ""):
+        reason = getattr(request, _ERROR_ATTR, None)
+        if reason is None:
+            if request.GET.get("error"):
+                reason = f"Podio returned error={request.GET.get('error')[:40]!r}"
+            elif not request.GET.get("state"):
+                reason = "no state in the callback"
+            else:
+                reason = "state missing, expired, reused or not ours"
+        logger.warning("Podio login failed: %s (HTTP %s)", reason, response.status_code)
+    return response

@@ -1,0 +1,249 @@
+"""The token service: the only code that writes Podio tokens.
+
+* :func:`store_from_login` — capture tokens when a user logs in or connects with Podio.
+* :func:`refresh_connection` — the one critical section: lock the row, re-read it, spend the
+  refresh token at most once, save the new pair in the same transaction.
+* :func:`get_client` — a :class:`PodioClient` whose token is fresh and stays fresh.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import conf, signals
+from .api import oauth
+from .api.client import PodioClient
+from .api.transport import Transport
+from .exceptions import (
+    InvalidGrant,
+    PodioError,
+    ReauthorizationRequired,
+)
+from .models import PodioConnection
+from .redaction import get_logger, redact
+
+logger = get_logger("django_podio.tokens")
+
+
+# Capture --------------------------------------------------------------------------------
+
+
+def store_from_login(sociallogin: Any) -> PodioConnection | None:
+    """Upsert the connection of a Podio login or connect; ``None`` for other providers.
+
+    A login that brings no refresh token keeps the stored one: Podio (like most providers)
+    may omit it on later logins, and blanking it would silently end background access.
+    """
+    account = sociallogin.account
+    token = sociallogin.token
+    if account.provider != conf.PROVIDER_ID or account.pk is None or token is None:
+        return None
+    if not token.token:
+        return None
+    with transaction.atomic():
+        connection = (
+            PodioConnection.objects.select_for_update().filter(social_account=account).first()
+        )
+        if connection is None:
+            connection = PodioConnection(kind=PodioConnection.Kind.USER, social_account=account)
+        connection.user_id = account.user_id
+        connection.access_token = token.token
+        if token.token_secret:
+            connection.refresh_token = token.token_secret
+        connection.expires_at = token.expires_at
+        connection.ref_type = "user"
+        connection.ref_id = int(account.uid)
+        scope = getattr(sociallogin, "_django_podio_scope", None)
+        if scope is not None:
+            connection.scope = scope
+        connection.status = PodioConnection.Status.ACTIVE
+        connection.failure_count = 0
+        connection.last_error = ""
+        connection.save()
+    logger.info("Stored Podio tokens for %r", connection)
+    return connection
+
+
+# Refresh --------------------------------------------------------------------------------
+
+
+class Outcome(enum.Enum):
+    REFRESHED = "refreshed"
+    ALREADY_FRESH = "already_fresh"  # another worker refreshed it first: nothing spent
+    SKIPPED = "skipped"  # locked by another worker (skip_locked), or gone
+    FAILED = "failed"  # network error, 5xx, rate limit: old tokens kept
+    REAUTH_REQUIRED = "reauth_required"  # refresh token refused: the user must log in again
+
+
+@dataclass
+class RefreshResult:
+    outcome: Outcome
+    connection: PodioConnection | None
+    error: str = ""
+
+
+def _save_tokens(connection: PodioConnection, token: oauth.TokenResponse) -> None:
+    now = timezone.now()
+    connection.access_token = token.access_token
+    if token.refresh_token:
+        connection.refresh_token = token.refresh_token
+    connection.expires_at = token.expires_at(now)
+    if token.scope:
+        connection.scope = token.scope
+    connection.last_refreshed_at = now
+    connection.failure_count = 0
+    connection.last_error = ""
+    connection.status = PodioConnection.Status.ACTIVE
+    connection.save(
+        update_fields=[
+            "access_token", "refresh_token", "expires_at", "scope", "last_refreshed_at",
+            "failure_count", "last_error", "status", "updated_at",
+        ]
+    )
+
+
+def _spend(connection: PodioConnection, transport: Transport | None) -> oauth.TokenResponse:
+    """Trade the refresh token for a new pair; an app connection falls back to its app token."""
+    try:
+        if not connection.refresh_token:
+            raise InvalidGrant(status=400, error="invalid_grant", description="no refresh token")
+        return oauth.refresh(connection.refresh_token, transport=transport)
+    except InvalidGrant:
+        if connection.kind == PodioConnection.Kind.APP and connection.app_token:
+            return oauth.app_auth(connection.app_id, connection.app_token, transport=transport)
+        raise
+
+
+def refresh_connection(
+    connection: PodioConnection | int,
+    *,
+    stale_token: str | None = None,
+    margin: float | None = None,
+    skip_locked: bool = False,
+    dry_run: bool = False,
+    transport: Transport | None = None,
+) -> RefreshResult:
+    """Refresh one connection if it still needs it, safely against every other worker.
+
+    Due means: the stored access token is still ``stale_token`` (the one Podio just refused),
+    or, without one, it expires within ``margin`` seconds (default ``REFRESH_MARGIN``). The
+    row stays locked while Podio is asked, so a rotated refresh token is spent exactly once.
+    """
+    pk = connection.pk if isinstance(connection, PodioConnection) else connection
+    margin = conf.get("REFRESH_MARGIN") if margin is None else margin
+    error_text = ""
+    with transaction.atomic():
+        current = (
+            PodioConnection.objects.select_for_update(skip_locked=skip_locked).filter(pk=pk).first()
+        )
+        if current is None:
+            return RefreshResult(Outcome.SKIPPED, None)
+        if current.status != PodioConnection.Status.ACTIVE:
+            return RefreshResult(Outcome.REAUTH_REQUIRED, current, current.last_error)
+        due = (
+            current.access_token == stale_token
+            if stale_token is not None
+            else current.expires_within(margin)
+        )
+        if not due:
+            return RefreshResult(Outcome.ALREADY_FRESH, current)
+        if dry_run:
+            return RefreshResult(Outcome.SKIPPED, current)
+        try:
+            token = _spend(current, transport)
+        except InvalidGrant as error:
+            error_text = redact(str(error))
+            current.status = PodioConnection.Status.REAUTH_REQUIRED
+            current.failure_count += 1
+            current.last_error = error_text
+            current.save(update_fields=["status", "failure_count", "last_error", "updated_at"])
+            outcome = Outcome.REAUTH_REQUIRED
+        except PodioError as error:
+            error_text = redact(str(error))
+            current.failure_count += 1
+            current.last_error = error_text
+            current.save(update_fields=["failure_count", "last_error", "updated_at"])
+            outcome = Outcome.FAILED
+        else:
+            _save_tokens(current, token)
+            outcome = Outcome.REFRESHED
+    if outcome is Outcome.REFRESHED:
+        logger.info("Refreshed %r", current)
+        signals.token_refreshed.send(sender=PodioConnection, connection=current)
+    elif outcome is Outcome.REAUTH_REQUIRED:
+        logger.warning("Reauthorization required for %r: %s", current, error_text)
+        signals.reauthorization_required.send(
+            sender=PodioConnection, connection=current, error=error_text
+        )
+    else:
+        logger.warning("Refresh failed for %r: %s", current, error_text)
+    return RefreshResult(outcome, current, error_text)
+
+
+# Use ------------------------------------------------------------------------------------
+
+
+def _find_connection(user: Any, app_id: int | None) -> PodioConnection:
+    if app_id is not None:
+        return PodioConnection.objects.get(kind=PodioConnection.Kind.APP, app_id=app_id)
+    connection = (
+        PodioConnection.objects.filter(kind=PodioConnection.Kind.USER, user=user)
+        .order_by("-status", "-updated_at")  # "reauth_required" < "active" alphabetically
+        .first()
+    )
+    if connection is None:
+        raise PodioConnection.DoesNotExist(f"{user} has no Podio connection")
+    return connection
+
+
+def _usable_token(connection: PodioConnection, *, stale_token: str | None = None) -> str:
+    result = refresh_connection(connection, stale_token=stale_token)
+    current = result.connection
+    if result.outcome is Outcome.REAUTH_REQUIRED or current is None:
+        raise ReauthorizationRequired(
+            f"Podio connection {connection.pk} needs its user to log in with Podio again."
+        )
+    if result.outcome is Outcome.FAILED:
+        # A token that is merely close to expiry still works: use it and try again later.
+        if stale_token is None and not current.expires_within(0):
+            return current.access_token
+        raise PodioError(f"Could not refresh Podio connection {current.pk}: {result.error}")
+    return current.access_token
+
+
+def get_client(
+    user: Any = None,
+    *,
+    app_id: int | None = None,
+    connection: PodioConnection | None = None,
+    **client_options: Any,
+) -> PodioClient:
+    """A client for a user's, an app's or a given connection's Podio identity.
+
+    The token is refreshed first when it expires within ``REFRESH_MARGIN``; later, a 401
+    ``expired_token`` refreshes once (under the row lock) and replays the request once.
+    Raises ``PodioConnection.DoesNotExist`` when there is no connection and
+    :class:`ReauthorizationRequired` when its refresh token is dead.
+    """
+    if connection is None:
+        if user is None and app_id is None:
+            raise TypeError("get_client() needs user, app_id or connection")
+        connection = _find_connection(user, app_id)
+    if connection.status != PodioConnection.Status.ACTIVE:
+        raise ReauthorizationRequired(
+            f"Podio connection {connection.pk} needs its user to log in with Podio again."
+        )
+    token = connection.access_token
+    if connection.expires_within(conf.get("REFRESH_MARGIN")):
+        token = _usable_token(connection)
+    pk = connection.pk
+
+    def refresh(stale: str) -> str:
+        return _usable_token(PodioConnection(pk=pk), stale_token=stale)
+
+    return PodioClient(token, refresh=refresh, **client_options)

@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.http import HttpResponse
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("podio/", include("django_podio.urls")),
+    path("", lambda request: HttpResponse(f"home {request.user}")),
+]
