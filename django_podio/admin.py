@@ -13,16 +13,36 @@ SECRET_FIELDS = ("access_token", "refresh_token", "app_token")
 
 @admin.register(PodioConnection)
 class PodioConnectionAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "user", "kind", "status", "expires_at", "last_refreshed_at",
-                    "failure_count")
+    list_display = (
+        "__str__",
+        "user",
+        "kind",
+        "status",
+        "expires_at",
+        "last_refreshed_at",
+        "failure_count",
+    )
     list_filter = ("kind", "status")
     search_fields = ("user__username", "user__email", "app_id", "ref_id")
     list_select_related = ("user",)
     exclude = SECRET_FIELDS
-    readonly_fields = ("kind", "user", "social_account", "app_id", "ref_type", "ref_id",
-                       "has_refresh_token", "expires_at", "scope", "status",
-                       "last_refreshed_at", "failure_count", "last_error", "created_at",
-                       "updated_at")
+    readonly_fields = (
+        "kind",
+        "user",
+        "social_account",
+        "app_id",
+        "ref_type",
+        "ref_id",
+        "has_refresh_token",
+        "expires_at",
+        "scope",
+        "status",
+        "last_refreshed_at",
+        "failure_count",
+        "last_error",
+        "created_at",
+        "updated_at",
+    )
 
     def get_queryset(self, request: Any) -> Any:
         # Listing state must not decrypt (or fail to decrypt) every secret on the page.

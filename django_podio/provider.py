@@ -1,4 +1,4 @@
-"""allauth imports ``<app>.provider`` for every installed app; the provider lives in ``socialaccount/``."""
+"""allauth imports ``<app>.provider`` of every app; the provider lives in ``socialaccount/``."""
 
 from .socialaccount.provider import PodioProvider, provider_classes
 

@@ -9,10 +9,15 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import close_old_connections, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from . import conf, signals
@@ -101,8 +106,15 @@ def _save_tokens(connection: PodioConnection, token: oauth.TokenResponse) -> Non
     connection.status = PodioConnection.Status.ACTIVE
     connection.save(
         update_fields=[
-            "access_token", "refresh_token", "expires_at", "scope", "last_refreshed_at",
-            "failure_count", "last_error", "status", "updated_at",
+            "access_token",
+            "refresh_token",
+            "expires_at",
+            "scope",
+            "last_refreshed_at",
+            "failure_count",
+            "last_error",
+            "status",
+            "updated_at",
         ]
     )
 
@@ -183,6 +195,159 @@ def refresh_connection(
     else:
         logger.warning("Refresh failed for %r: %s", current, error_text)
     return RefreshResult(outcome, current, error_text)
+
+
+# Cron: refresh everything that is due ---------------------------------------------------
+
+
+def due_connections(within: float | None = None) -> Any:
+    """Active connections expiring within ``within`` seconds; reads only the cron index."""
+    within = conf.get("REFRESH_MARGIN") if within is None else within
+    deadline = timezone.now() + timedelta(seconds=within)
+    return PodioConnection.objects.filter(
+        status=PodioConnection.Status.ACTIVE, expires_at__lte=deadline
+    ).order_by("expires_at", "pk")
+
+
+@dataclass
+class RefreshReport:
+    refreshed: int = 0
+    skipped: int = 0  # locked by another host, or already refreshed by someone else
+    failed: int = 0
+    reauth_required: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def total(self) -> int:
+        return self.refreshed + self.skipped + self.failed + self.reauth_required
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.reauth_required == 0 and not self.interrupted
+
+    def add(self, pk: int, result: RefreshResult) -> None:
+        if result.outcome is Outcome.REFRESHED:
+            self.refreshed += 1
+        elif result.outcome in (Outcome.SKIPPED, Outcome.ALREADY_FRESH):
+            self.skipped += 1
+        else:
+            if result.outcome is Outcome.REAUTH_REQUIRED:
+                self.reauth_required += 1
+            else:
+                self.failed += 1
+            self.failures.append(
+                {"connection": pk, "outcome": result.outcome.value, "error": result.error}
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "refreshed": self.refreshed,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "reauth_required": self.reauth_required,
+            "interrupted": self.interrupted,
+            "failures": self.failures,
+        }
+
+
+def _iter_due_pks(within: float) -> Iterator[int]:
+    # Streamed (server-side cursor on PostgreSQL): memory stays flat however many are due.
+    yield from due_connections(within).values_list("pk", flat=True).iterator(chunk_size=500)
+
+
+def refresh_due(
+    *,
+    within: float | None = None,
+    concurrency: int | None = None,
+    on_result: Callable[[int, RefreshResult], None] | None = None,
+    transport_factory: Callable[[], Transport] | None = None,
+) -> RefreshReport:
+    """Refresh every due connection with ``concurrency`` threads; safe on many hosts at once.
+
+    Each refresh locks its row with ``SKIP LOCKED``: a row another host is refreshing is
+    skipped, and one it has just refreshed is no longer due when re-read. Ctrl-C lets the
+    refreshes in flight commit, then re-raises ``KeyboardInterrupt``.
+    """
+    within = conf.get("REFRESH_MARGIN") if within is None else within
+    concurrency = max(1, int(concurrency or conf.get("REFRESH_CONCURRENCY")))
+    report = RefreshReport()
+    lock = threading.Lock()
+    work: queue.Queue[int | None] = queue.Queue(maxsize=concurrency * 2)
+    stop = threading.Event()
+
+    def worker() -> None:
+        transport = transport_factory() if transport_factory else Transport()
+        try:
+            while True:
+                pk = work.get()
+                if pk is None or stop.is_set():
+                    return
+                result = refresh_connection(
+                    pk, margin=within, skip_locked=True, transport=transport
+                )
+                with lock:
+                    report.add(pk, result)
+                if on_result:
+                    on_result(pk, result)
+        finally:
+            transport.close()
+            db_connection.close()
+
+    threads = [
+        threading.Thread(target=worker, name=f"podio-refresh-{i}", daemon=True)
+        for i in range(concurrency)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for pk in _iter_due_pks(within):
+            work.put(pk)
+    except KeyboardInterrupt:
+        stop.set()
+        report.interrupted = True
+        raise
+    finally:
+        for _ in threads:
+            work.put(None)
+        for thread in threads:
+            thread.join()
+        close_old_connections()
+    return report
+
+
+# App authentication ---------------------------------------------------------------------
+
+
+def store_app_connection(
+    app_id: int, app_token: str, *, transport: Transport | None = None
+) -> PodioConnection:
+    """Verify an app's credentials with Podio, then keep them (encrypted) for ``get_client``.
+
+    The app token is stored too: when the refresh token dies, the connection signs in again
+    with it instead of needing a person.
+    """
+    token = oauth.app_auth(app_id, app_token, transport=transport)
+    with transaction.atomic():
+        connection = (
+            PodioConnection.objects.select_for_update()
+            .filter(kind=PodioConnection.Kind.APP, app_id=app_id)
+            .first()
+        ) or PodioConnection(kind=PodioConnection.Kind.APP, app_id=app_id)
+        connection.app_token = app_token
+        connection.ref_type = token.ref_type or "app"
+        connection.ref_id = token.ref_id or app_id
+        connection.access_token = token.access_token
+        connection.refresh_token = token.refresh_token or connection.refresh_token
+        connection.expires_at = token.expires_at()
+        connection.scope = token.scope
+        connection.status = PodioConnection.Status.ACTIVE
+        connection.failure_count = 0
+        connection.last_error = ""
+        connection.last_refreshed_at = timezone.now()
+        connection.save()
+    logger.info("Stored app authentication for %r", connection)
+    return connection
 
 
 # Use ------------------------------------------------------------------------------------

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from django.urls import reverse
+
+
+@pytest.fixture
+def fake(fake_podio):
+    """The fake Podio (from our pytest plugin) with one Podio user at the browser."""
+    fake_podio.add_user(mail="ada@example.com", name="Ada Lovelace")
+    return fake_podio
+
+
+@pytest.fixture
+def podio_settings(settings, fake):
+    """Merge extra ``PODIO`` keys over the fake's URLs: ``podio_settings(MAX_RETRIES=0)``."""
+
+    def apply(**extra):
+        settings.PODIO = {**settings.PODIO, **extra}
+        return settings.PODIO
+
+    return apply
+
+
+def start_login(client, **params) -> str:
+    """POST allauth's login view (as the button does) and return Podio's authorize URL."""
+    response = client.post(reverse("podio_login"), params)
+    assert response.status_code == 302, response.content[:500]
+    return response["Location"]
+
+
+def authorize(authorize_url: str) -> str:
+    """What the browser does at Podio: follow the authorize URL, return our callback URL."""
+    response = requests.get(authorize_url, allow_redirects=False, timeout=10)
+    assert response.status_code == 302, response.text[:500]
+    return response.headers["Location"]
+
+
+def callback_path(callback_url: str) -> str:
+    parts = urlsplit(callback_url)
+    return f"{parts.path}?{parts.query}"
+
+
+def callback_params(callback_url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(callback_url).query).items()}
+
+
+def login_with_podio(client, **params):
+    """The whole browser round trip; returns the callback response (not followed)."""
+    callback_url = authorize(start_login(client, **params))
+    return client.get(callback_path(callback_url))

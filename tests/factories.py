@@ -14,8 +14,14 @@ def make_user(username: str = "alice"):
     return get_user_model().objects.create_user(username=username, email=f"{username}@example.com")
 
 
-def make_connection(user=None, *, access="access-token-value", refresh="refresh-token-value",
-                    expires_in: int = 3600, **fields) -> PodioConnection:
+def make_connection(
+    user=None,
+    *,
+    access="access-token-value",
+    refresh="refresh-token-value",
+    expires_in: int = 3600,
+    **fields,
+) -> PodioConnection:
     user = user or make_user()
     return PodioConnection.objects.create(
         user=user,

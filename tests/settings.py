@@ -3,7 +3,7 @@
 import os
 from urllib.parse import unquote, urlsplit
 
-SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
 ALLOWED_HOSTS = ["*"]
@@ -13,8 +13,11 @@ FIELD_ENCRYPTION_KEY = "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleSE="
 
 def _database(url: str) -> dict:
     if not url:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:",
-                "TEST": {"NAME": os.environ.get("SQLITE_TEST_NAME", "")}}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": ":memory:",
+            "TEST": {"NAME": os.environ.get("SQLITE_TEST_NAME", "")},
+        }
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
         raise ValueError(f"Unsupported DATABASE_URL scheme {parts.scheme!r}")
@@ -73,8 +76,11 @@ SOCIALACCOUNT_PROVIDERS = {
 }
 ACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_LOGIN_ON_GET = False
-PODIO = {"API_URL": "http://127.0.0.1:9", "AUTHORIZE_URL": "http://127.0.0.1:9/oauth/authorize",
-         "TOKEN_URL": "http://127.0.0.1:9/oauth/token"}
+PODIO = {
+    "API_URL": "http://127.0.0.1:9",
+    "AUTHORIZE_URL": "http://127.0.0.1:9/oauth/authorize",
+    "TOKEN_URL": "http://127.0.0.1:9/oauth/token",
+}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_REDIRECT_URL = "/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

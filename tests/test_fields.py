@@ -36,7 +36,10 @@ def test_raw_column_holds_ciphertext_not_plaintext():
     assert app is None
     fresh = PodioConnection.objects.get(pk=conn.pk)
     assert (fresh.access_token, fresh.refresh_token, fresh.app_token) == (
-        "plain-access-123", "plain-refresh-456", None)
+        "plain-access-123",
+        "plain-refresh-456",
+        None,
+    )
 
 
 def test_same_plaintext_gives_different_ciphertext():
@@ -52,9 +55,8 @@ def test_empty_string_round_trips():
 
 def test_wrong_key_raises_instead_of_returning_ciphertext():
     conn = make_connection()
-    with override_settings(FIELD_ENCRYPTION_KEY=KEY_B):
-        with pytest.raises(DecryptionError) as info:
-            PodioConnection.objects.get(pk=conn.pk)
+    with override_settings(FIELD_ENCRYPTION_KEY=KEY_B), pytest.raises(DecryptionError) as info:
+        PodioConnection.objects.get(pk=conn.pk)
     assert "PodioConnection.access_token" in str(info.value)
     assert "gAAAAA" not in str(info.value)
 
@@ -87,7 +89,8 @@ def test_update_with_value_expression_encrypts_the_value():
     assert "via-value" not in raw_values(conn.pk)[0]
     field = PodioConnection._meta.get_field("access_token")
     PodioConnection.objects.filter(pk=conn.pk).update(
-        access_token=Value("typed-value", output_field=field))
+        access_token=Value("typed-value", output_field=field)
+    )
     assert PodioConnection.objects.get(pk=conn.pk).access_token == "typed-value"
 
 
@@ -96,8 +99,9 @@ def test_update_with_plain_value_and_bulk_create():
     PodioConnection.objects.filter(pk=conn.pk).update(refresh_token="plain-update")
     assert PodioConnection.objects.get(pk=conn.pk).refresh_token == "plain-update"
     user = make_user("bulk")
-    [created] = PodioConnection.objects.bulk_create(
-        [PodioConnection(user=user, access_token="bc-access")])
+    [_created] = PodioConnection.objects.bulk_create(
+        [PodioConnection(user=user, access_token="bc-access")]
+    )
     assert PodioConnection.objects.get(user=user).access_token == "bc-access"
 
 
@@ -121,12 +125,12 @@ def test_key_rotation_old_key_then_reencrypt_then_new_key_only():
             cursor.execute(
                 "UPDATE django_podio_podioconnection SET access_token = %s, refresh_token = %s "
                 "WHERE id = %s",
-                [access, refresh, conn.pk])
+                [access, refresh, conn.pk],
+            )
     with override_settings(FIELD_ENCRYPTION_KEY=KEY_B):
         assert PodioConnection.objects.get(pk=conn.pk).access_token == "rotating-access"
-    with override_settings(FIELD_ENCRYPTION_KEY=key_a):
-        with pytest.raises(DecryptionError):
-            PodioConnection.objects.get(pk=conn.pk)
+    with override_settings(FIELD_ENCRYPTION_KEY=key_a), pytest.raises(DecryptionError):
+        PodioConnection.objects.get(pk=conn.pk)
 
 
 def test_form_input_is_not_decrypted():

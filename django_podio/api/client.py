@@ -74,7 +74,11 @@ class PodioClient:
         json: Any = None,
         safe: bool | None = None,
     ) -> Any:
-        url = path if path.startswith(("http://", "https://")) else self.api_url + "/" + path.lstrip("/")
+        url = (
+            path
+            if path.startswith(("http://", "https://"))
+            else self.api_url + "/" + path.lstrip("/")
+        )
         response = self.transport.send(
             method,
             url,

@@ -27,7 +27,7 @@ class TokenResponse:
     scope: str = ""
     ref_type: str = ""
     ref_id: int | None = None
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the token type name, not a secret
 
     def expires_at(self, now: datetime | None = None) -> datetime | None:
         if self.expires_in is None:
@@ -85,7 +85,9 @@ def request_token(
 
 
 def exchange_code(code: str, redirect_uri: str, **kwargs: Any) -> TokenResponse:
-    return request_token("authorization_code", {"code": code, "redirect_uri": redirect_uri}, **kwargs)
+    return request_token(
+        "authorization_code", {"code": code, "redirect_uri": redirect_uri}, **kwargs
+    )
 
 
 def refresh(refresh_token: str, **kwargs: Any) -> TokenResponse:

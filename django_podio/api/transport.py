@@ -58,7 +58,7 @@ class Transport:
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter, capped: 0.5 s, 1 s, 2 s … at most 30 s."""
-        return random.uniform(0, min(30.0, 0.5 * 2**attempt))  # noqa: S311 - jitter, not crypto
+        return random.uniform(0, min(30.0, 0.5 * 2**attempt))
 
     def send(
         self,
@@ -101,13 +101,21 @@ class Transport:
                 kind = type(error).__name__
                 if safe and attempt < self.max_retries:
                     delay = self.backoff(attempt)
-                    logger.info("%s %s failed (%s); retry %d in %.2fs", method, path, kind,
-                                attempt + 1, delay)
+                    logger.info(
+                        "%s %s failed (%s); retry %d in %.2fs",
+                        method,
+                        path,
+                        kind,
+                        attempt + 1,
+                        delay,
+                    )
                     attempt += 1
                     self.sleep(delay)
                     continue
                 logger.warning("%s %s failed (%s)", method, path, kind)
-                raise PodioConnectionError(f"Could not reach Podio: {method} {path} ({kind})") from None
+                raise PodioConnectionError(
+                    f"Could not reach Podio: {method} {path} ({kind})"
+                ) from None
             self._track_rate_limit(response)
             elapsed = (self.clock() - started) * 1000
             logger.debug("%s %s -> %s (%.0f ms)", method, path, response.status_code, elapsed)
@@ -147,8 +155,14 @@ class Transport:
                     continue
             if isinstance(error, ServerError) and safe and attempt < self.max_retries:
                 delay = self.backoff(attempt)
-                logger.info("%s %s -> %s; retry %d in %.2fs", method, path,
-                            response.status_code, attempt + 1, delay)
+                logger.info(
+                    "%s %s -> %s; retry %d in %.2fs",
+                    method,
+                    path,
+                    response.status_code,
+                    attempt + 1,
+                    delay,
+                )
                 attempt += 1
                 self.sleep(delay)
                 continue

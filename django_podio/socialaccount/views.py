@@ -35,8 +35,9 @@ class PodioOAuth2Adapter(OAuth2Adapter):
     def access_token_url(self) -> str:  # type: ignore[override]
         return conf.token_url()
 
-    def get_access_token_data(self, request: HttpRequest, app: Any, client: Any,
-                              pkce_code_verifier: str | None = None) -> dict[str, Any]:
+    def get_access_token_data(
+        self, request: HttpRequest, app: Any, client: Any, pkce_code_verifier: str | None = None
+    ) -> dict[str, Any]:
         code = get_request_param(request, "code") or ""
         try:
             token = oauth.exchange_code(

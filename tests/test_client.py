@@ -1,0 +1,187 @@
+"""PodioClient and the token endpoint against the fake Podio: errors, retries, 420, refresh."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from django_podio import exceptions as exc
+from django_podio.api import oauth
+from django_podio.api.client import PodioClient
+from django_podio.conf import AppCredentials
+
+
+class Sleeper:
+    """Records requested sleeps instead of sleeping."""
+
+    def __init__(self):
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+@pytest.fixture
+def sleeper():
+    return Sleeper()
+
+
+@pytest.fixture
+def creds(fake):
+    return AppCredentials(fake.client_id, fake.client_secret)
+
+
+@pytest.fixture
+def user_token(fake, creds):
+    fake.add_user(mail="grace@example.com", password="pw-grace")
+    return oauth.password("grace@example.com", "pw-grace", credentials=creds)
+
+
+@pytest.fixture
+def client(fake, user_token, sleeper):
+    with PodioClient(user_token.access_token, api_url=fake.url, sleep=sleeper) as c:
+        yield c
+
+
+def test_get_with_oauth2_header_and_rate_limit_tracking(client, fake, user_token):
+    status = client.get("/user/status")
+    assert status["user"]["mail"] == "grace@example.com"
+    request = fake.requests_to("/user/status")[-1]
+    assert request.headers["Authorization"] == f"OAuth2 {user_token.access_token}"
+    limit, remaining = client.rate_limit
+    assert limit == fake.rate_limit_general and remaining == limit - 1
+
+
+def test_error_mapping_not_found_with_podio_fields(client):
+    with pytest.raises(exc.NotFound) as info:
+        client.get("/no/such/route")
+    error = info.value
+    assert error.status == 404 and error.error == "not_found"
+    assert "No matching operation" in error.description
+    assert error.request_id
+    assert "404" in str(error) and "/no/such/route" in str(error)
+
+
+def test_invalid_token_without_refresh_raises(fake):
+    with PodioClient("x" * 128, api_url=fake.url) as c, pytest.raises(exc.InvalidToken):
+        c.get("/user/status")
+
+
+def test_app_token_cannot_reach_another_app(fake, creds):
+    app = fake.add_app(name="Mine")
+    other = fake.add_app(name="Other")
+    token = oauth.app_auth(app.app_id, app.app_token, credentials=creds)
+    assert token.ref_type == "app" and token.ref_id == app.app_id
+    with PodioClient(token.access_token, api_url=fake.url) as c:
+        assert c.get(f"/app/{app.app_id}")["app_id"] == app.app_id
+        with pytest.raises(exc.Forbidden):
+            c.get(f"/app/{other.app_id}")
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "503", "drop", "malformed_json"])
+def test_safe_reads_are_retried_with_backoff(client, fake, sleeper, kind):
+    fake.add_fault(kind, path="/user/status", count=2)
+    assert client.get("/user/status")["user"]["mail"] == "grace@example.com"
+    assert len(sleeper.calls) == 2
+    assert all(0 <= s <= 30 for s in sleeper.calls)
+    assert len(fake.requests_to("/user/status")) == 3
+
+
+def test_retries_give_up_after_max_retries(client, fake, sleeper):
+    fake.add_fault("500", path="/user/status", count=10)
+    with pytest.raises(exc.ServerError):
+        client.get("/user/status")
+    assert len(fake.requests_to("/user/status")) == 1 + client.transport.max_retries
+
+
+def test_dropped_connection_becomes_podio_connection_error(client, fake):
+    client.transport.max_retries = 0
+    fake.add_fault("drop", path="/user/status")
+    with pytest.raises(exc.PodioConnectionError) as info:
+        client.get("/user/status")
+    assert isinstance(info.value, exc.PodioError)
+
+
+def test_writes_are_never_replayed(client, fake, sleeper):
+    app = fake.add_app()
+    fake.add_fault("500", path=f"/item/app/{app.app_id}", method="POST")
+    with pytest.raises(exc.ServerError):
+        client.post(f"/item/app/{app.app_id}/", {"fields": {"title": "x"}})
+    assert len(fake.requests_to(f"/item/app/{app.app_id}", method="POST")) == 1
+    assert sleeper.calls == []
+
+
+def test_filter_post_is_a_safe_read(client, fake, sleeper):
+    app = fake.add_app()
+    fake.add_items(app.app_id, 3)
+    fake.add_fault("503", path=f"/item/app/{app.app_id}/filter")
+    page = client.filter_items(app.app_id, {"limit": 10})
+    assert page["filtered"] == 3 and len(sleeper.calls) == 1
+
+
+def test_rate_limit_short_wait_is_waited_out(client, fake, sleeper):
+    fake.add_rate_limit(5, path="/user/status")
+    assert client.get("/user/status")
+    assert sleeper.calls == [5]
+
+
+def test_rate_limit_long_wait_raises_with_seconds(client, fake, sleeper):
+    fake.add_rate_limit(300, path="/user/status")
+    with pytest.raises(exc.RateLimited) as info:
+        client.get("/user/status")
+    assert info.value.wait_seconds == 300 and info.value.status == 420
+    assert sleeper.calls == []
+    assert len(fake.requests_to("/user/status")) == 1
+
+
+def test_expired_token_refreshes_once_and_replays(fake, user_token, creds):
+    calls = []
+
+    def refresh(stale):
+        calls.append(stale)
+        return oauth.refresh(user_token.refresh_token, credentials=creds).access_token
+
+    fake.expire_access_tokens()
+    with PodioClient(user_token.access_token, api_url=fake.url, refresh=refresh) as c:
+        assert c.get("/user/status")["user"]["mail"] == "grace@example.com"
+    assert calls == [user_token.access_token]
+
+
+def test_second_401_after_refresh_is_raised(fake, user_token):
+    with PodioClient(
+        user_token.access_token, api_url=fake.url, refresh=lambda stale: "y" * 128
+    ) as c:
+        fake.expire_access_tokens()
+        with pytest.raises(exc.InvalidToken):
+            c.get("/user/status")
+
+
+def test_refresh_grant_rotates(fake, user_token, creds):
+    new = oauth.refresh(user_token.refresh_token, credentials=creds)
+    assert new.refresh_token != user_token.refresh_token
+    with pytest.raises(exc.InvalidGrant):
+        oauth.refresh(user_token.refresh_token, credentials=creds)
+
+
+def test_client_credentials_points_to_app_authentication(fake, creds):
+    with pytest.raises(exc.PodioConfigurationError) as info:
+        oauth.client_credentials(credentials=creds)
+    assert "app authentication" in str(info.value)
+
+
+def test_wrong_password_is_invalid_grant(fake, creds):
+    with pytest.raises(exc.InvalidGrant):
+        oauth.password("nobody@example.com", "nope", credentials=creds)
+
+
+def test_reprs_hold_no_secret(client, user_token, creds):
+    assert user_token.access_token not in repr(client)
+    assert user_token.access_token not in repr(user_token)
+    assert user_token.refresh_token not in repr(user_token)
+    assert creds.secret not in repr(creds)
+
+
+def test_session_is_reused(client, fake):
+    for _ in range(5):
+        client.get("/user/status")
+    assert isinstance(client.session, requests.Session)
