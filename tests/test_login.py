@@ -117,7 +117,8 @@ def test_blank_refresh_token_never_overwrites_a_stored_one(client, fake):
     login_with_podio(client)
     stored = PodioConnection.objects.get()
     account = SocialAccount.objects.get()
-    login = SocialLogin(account=account, token=SocialToken(token="new-access", token_secret=""))
+    token = SocialToken(account=account, token="new-access", token_secret="")
+    login = SocialLogin(account=account, token=token)
     tokens.store_from_login(login)
     updated = PodioConnection.objects.get()
     assert updated.access_token == "new-access"

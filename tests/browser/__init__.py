@@ -1,0 +1,1 @@
+"""Tests that drive the example site in headless Chromium (marker ``browser``)."""

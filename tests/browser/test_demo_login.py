@@ -1,0 +1,201 @@
+"""Log in with Podio in a real browser: the example site, allauth and the fake Podio.
+
+Headless Chromium clicks what a person clicks (the site's POST button, the fake's consent
+page, "Refresh now", "Log out"), so the CSRF-protected POST, the ``state`` round trip, the
+cookies and the redirects are the browser's own, not a test client's approximation.
+
+The example site's URLs and templates run inside the pytest-django run (``tests.settings``,
+``live_server``), pointed at a FakePodio on a free port.
+
+Playwright's sync API keeps an event loop running in this thread while a browser is open, and
+Django refuses ORM calls there; so every database check runs after the browser is closed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from allauth.socialaccount.models import SocialAccount, SocialToken
+from django.contrib.auth import get_user_model
+from django.db import connection as db_connection
+from django.urls import reverse
+from playwright.sync_api import Page, sync_playwright
+
+from django_podio.fields import decrypt
+from django_podio.models import PodioConnection
+from django_podio.testing import FakePodio
+from tests.scan import database_dump, find_leaks, sessions_dump
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = "/tmp/demo-dashboard.png"
+EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project"
+
+# The example site's ``demo`` package (its urls, views and templates) is imported from here.
+if str(EXAMPLE_PROJECT) not in sys.path:
+    sys.path.insert(0, str(EXAMPLE_PROJECT))
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+User = get_user_model()
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    """Skip on a laptop without Chromium; in CI a missing browser is a failure, not a skip."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing and CI is set: the browser test must run")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture
+def demo_site(settings, live_server, chromium_path):
+    """The example site (``demo.urls`` and its templates) served against a fresh fake Podio."""
+    app = settings.SOCIALACCOUNT_PROVIDERS["podio"]["APP"]
+    with FakePodio(client_id=app["client_id"], client_secret=app["secret"], port=0) as fake:
+        fake.authorize_mode = "consent"
+        seeded = fake.seed_demo(items=20)
+        settings.PODIO = {
+            "API_URL": fake.url,
+            "AUTHORIZE_URL": fake.authorize_url,
+            "TOKEN_URL": fake.token_url,
+        }
+        # As in example_project/demo/settings.py; the demo's templates dir stands in for the
+        # ``demo`` app (DIRS come before APP_DIRS, so its account/ overrides apply too).
+        settings.ROOT_URLCONF = "demo.urls"
+        settings.TEMPLATES = [
+            {**settings.TEMPLATES[0], "DIRS": [str(EXAMPLE_PROJECT / "demo" / "templates")]}
+        ]
+        settings.LOGIN_URL = "/"
+        settings.LOGIN_REDIRECT_URL = "/dashboard/"
+        settings.ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+        yield SimpleNamespace(url=live_server.url, fake=fake, seeded=seeded, chromium=chromium_path)
+
+
+@contextmanager
+def chromium(path: str) -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.set_default_timeout(20_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def open_consent_page(page: Page, site: SimpleNamespace) -> None:
+    page.goto(site.url + "/")
+    page.click("#podio-login")  # a POST with the CSRF token, as a person's click sends it
+    page.wait_for_url(lambda url: url.startswith(site.fake.authorize_url))
+
+
+def raw_token_columns(pk: int) -> tuple[str, str]:
+    """The token columns as stored, bypassing the fields' decryption."""
+    table = db_connection.ops.quote_name(PodioConnection._meta.db_table)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT access_token, refresh_token FROM {table} WHERE id = %s",  # noqa: S608
+            [pk],
+        )
+        return cursor.fetchone()
+
+
+def test_log_in_with_podio_then_refresh_and_log_out(demo_site):
+    fake = demo_site.fake
+    pages: dict[str, str] = {}
+    with chromium(demo_site.chromium) as page:
+        open_consent_page(page, demo_site)
+        pages["consent"] = page.content()
+        page.click("#allow")
+        page.wait_for_url(demo_site.url + "/dashboard/")
+        name = page.inner_text("#podio-profile-name")
+        mail = page.inner_text("#podio-profile-mail")
+        status = page.inner_text("#connection-status")
+        expires_in = page.inner_text("#connection-expires-in")
+        page.screenshot(path=SCREENSHOT, full_page=True)
+        pages["dashboard"] = page.content()
+
+        page.click("#refresh-now")
+        page.wait_for_selector("ul.messages")
+        message = page.inner_text("ul.messages")
+        last_refreshed = page.inner_text("#connection-last-refreshed")
+        status_after_refresh = page.inner_text("#connection-status")
+        pages["refreshed"] = page.content()
+
+        page.click("#logout")
+        page.wait_for_url(demo_site.url + "/")
+        logged_out = page.is_visible("#podio-login")
+
+    assert "Allow" in pages["consent"]
+    assert name == "Demo User"
+    assert mail == "demo@example.com"
+    assert status == "active"
+    assert expires_in.startswith("(expires in ") and expires_in.endswith(" minutes)")
+    assert "Refreshed" in message
+    assert not last_refreshed.startswith("never")
+    assert status_after_refresh == "active"
+    assert logged_out
+
+    user = User.objects.get()
+    assert user.email == "demo@example.com"
+    assert (user.first_name, user.last_name) == ("Demo", "User")
+    account = SocialAccount.objects.get(user=user, provider="podio")
+    connection = PodioConnection.objects.get()
+    assert (connection.user, connection.social_account) == (user, account)
+    assert connection.kind == "user" and connection.status == "active"
+    assert connection.last_refreshed_at is not None
+    assert SocialToken.objects.count() == 0
+
+    # Stored encrypted: the raw columns are ciphertext of tokens the fake really issued
+    # (after "Refresh now", the rotated pair).
+    secrets = fake.issued_secrets()
+    assert connection.access_token in secrets and connection.refresh_token in secrets
+    raw = raw_token_columns(connection.pk)
+    for stored, plaintext in zip(
+        raw, (connection.access_token, connection.refresh_token), strict=True
+    ):
+        assert stored and plaintext not in stored
+        assert decrypt(stored) == plaintext
+
+    leaks = find_leaks(
+        secrets,
+        **pages,
+        database=database_dump(),
+        sessions=sessions_dump(),
+        extra_data=repr(account.extra_data),
+    )
+    assert leaks == {}, f"issued secrets found in: {sorted(leaks)}"
+
+
+def test_deny_on_the_consent_page_cancels_the_login(demo_site):
+    cancelled_path = reverse("socialaccount_login_cancelled")
+    with chromium(demo_site.chromium) as page:
+        open_consent_page(page, demo_site)
+        page.click("#deny")
+        page.wait_for_url(demo_site.url + cancelled_path)
+        heading = page.inner_text("h1")
+        page.goto(demo_site.url + "/")
+        home_button = page.is_visible("#podio-login")
+
+    assert "Cancelled" in heading
+    assert home_button
+    assert User.objects.count() == 0
+    assert SocialAccount.objects.count() == 0
+    assert PodioConnection.objects.count() == 0

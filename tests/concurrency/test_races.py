@@ -1,0 +1,105 @@
+"""Races on PostgreSQL with real processes: each rotated refresh token is spent exactly once."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection as db
+from django.utils import timezone
+
+from django_podio.api import oauth
+from django_podio.conf import AppCredentials
+from django_podio.models import PodioConnection
+
+from . import workers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+        reason="row locks need PostgreSQL (run: make test-postgres); SQLite has no SELECT FOR UPDATE",
+    ),
+]
+
+
+def child_env(fake) -> dict[str, str]:
+    settings_dict = db.settings_dict
+    url = (
+        f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/"
+        f"{settings_dict['NAME']}"
+    )
+    return {"DATABASE_URL": url, "PODIO_FAKE_URL": fake.url,
+            "DJANGO_SETTINGS_MODULE": "tests.settings"}
+
+
+def make_due_connection(fake, django_user_model, username: str) -> PodioConnection:
+    mail = f"{username}@example.com"
+    fake.add_user(mail=mail, name=username.title(), password="pw")
+    token = oauth.password(mail, "pw",
+                           credentials=AppCredentials(fake.client_id, fake.client_secret))
+    user = django_user_model.objects.create_user(username)
+    return PodioConnection.objects.create(
+        user=user,
+        access_token=token.access_token,
+        refresh_token=token.refresh_token,
+        expires_at=timezone.now() - timedelta(seconds=1),
+        ref_type="user",
+        ref_id=token.ref_id,
+    )
+
+
+def refresh_requests(fake) -> list:
+    return [r for r in fake.requests_to("/oauth/token", method="POST")
+            if r.form and r.form.get("grant_type") == "refresh_token"]
+
+
+def test_eight_processes_one_refresh(fake, django_user_model):
+    connection = make_due_connection(fake, django_user_model, "racer")
+    fake.expire_access_tokens()
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(8), ctx.Queue()
+    env = child_env(fake)
+    procs = [ctx.Process(target=workers.get_client_and_call,
+                         args=(env, connection.user_id, barrier, results)) for _ in range(8)]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    assert [o[0] for o in outcomes] == ["ok"] * 8, outcomes
+    assert len(refresh_requests(fake)) == 1
+    stored = PodioConnection.objects.get()
+    assert {o[2] for o in outcomes} == {stored.access_token}
+    assert stored.refresh_token != connection.refresh_token
+
+
+def test_two_cron_hosts_refresh_each_connection_once(fake, django_user_model):
+    fake.rate_limit_login = 10**6
+    connections = [make_due_connection(fake, django_user_model, f"user{i}") for i in range(200)]
+    fake.reset_log()
+    env = {**os.environ, **child_env(fake)}
+    command = [sys.executable, "-m", "django", "podio_refresh", "--concurrency", "4", "--json"]
+    hosts = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    reports = []
+    for host in hosts:
+        out, err = host.communicate(timeout=240)
+        assert host.returncode == 0, err
+        reports.append(json.loads(out))
+    assert sum(r["refreshed"] for r in reports) == 200
+    assert sum(r["failed"] + r["reauth_required"] for r in reports) == 0
+    spent = [r.form["refresh_token"] for r in refresh_requests(fake)]
+    assert len(spent) == 200 and len(set(spent)) == 200
+    assert all(r.status == 200 for r in refresh_requests(fake))
+    originals = {c.refresh_token for c in connections}
+    assert set(spent) == originals
+    assert PodioConnection.objects.filter(last_refreshed_at__isnull=True).count() == 0
