@@ -76,10 +76,13 @@ SOCIALACCOUNT_PROVIDERS = {
 }
 ACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_LOGIN_ON_GET = False
+# Nothing listens on port 9: a test that forgets the fake_podio fixture fails fast. Subprocesses
+# started by the concurrency tests and benchmarks get the fake's URL through PODIO_FAKE_URL.
+_FAKE = os.environ.get("PODIO_FAKE_URL", "http://127.0.0.1:9")
 PODIO = {
-    "API_URL": "http://127.0.0.1:9",
-    "AUTHORIZE_URL": "http://127.0.0.1:9/oauth/authorize",
-    "TOKEN_URL": "http://127.0.0.1:9/oauth/token",
+    "API_URL": _FAKE,
+    "AUTHORIZE_URL": _FAKE + "/oauth/authorize",
+    "TOKEN_URL": _FAKE + "/oauth/token",
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_REDIRECT_URL = "/"
