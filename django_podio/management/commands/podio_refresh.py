@@ -38,7 +38,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         within = conf.get("REFRESH_MARGIN") if options["within"] is None else options["within"]
-        concurrency = options["concurrency"] or conf.get("REFRESH_CONCURRENCY")
+        concurrency = (
+            conf.get("REFRESH_CONCURRENCY")
+            if options["concurrency"] is None
+            else options["concurrency"]
+        )
         if within < 0 or concurrency < 1:
             raise CommandError("--within must be >= 0 and --concurrency >= 1")
         if options["dry_run"]:
