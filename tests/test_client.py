@@ -185,3 +185,73 @@ def test_session_is_reused(client, fake):
     for _ in range(5):
         client.get("/user/status")
     assert isinstance(client.session, requests.Session)
+
+
+def test_500_reads_at_20_percent_faults_all_succeed(fake, user_token, sleeper):
+    fake.rate_limit_general = 10**6
+    app = fake.add_app(name="Faulty")
+    ids = fake.add_items(app.app_id, 20)
+    fake.set_fault_rate(0.2)
+    with PodioClient(user_token.access_token, api_url=fake.url, sleep=sleeper, max_retries=6) as c:
+        for i in range(500):
+            assert c.get_item(ids[i % 20])["item_id"] == ids[i % 20]
+    item_requests = fake.requests_to("/item/")
+    retries = len(sleeper.calls)  # one backoff sleep before each retry
+    assert len(item_requests) == 500 + retries
+    assert 60 < retries < 180  # about 20 % of the attempts failed (malformed JSON answers 200)
+    assert {r.status for r in item_requests} >= {0, 200, 500, 502, 503}
+
+
+def test_failed_writes_are_reported_not_replayed(fake, user_token, sleeper):
+    fake.rate_limit_general = 10**6
+    app = fake.add_app(name="Faulty")
+    ids = fake.add_items(app.app_id, 5)
+    fake.set_fault_rate(0.2)
+    failures = 0
+    with PodioClient(user_token.access_token, api_url=fake.url, sleep=sleeper, max_retries=6) as c:
+        for i in range(100):
+            try:
+                c.put(f"/item/{ids[i % 5]}", {"fields": {"title": f"edit {i}"}})
+            except (exc.ServerError, exc.PodioConnectionError):
+                failures += 1
+    puts = fake.requests_to("/item/", method="PUT")
+    assert len(puts) == 100
+    # Every fault surfaced as an error (a truncated 200 body too), none was retried.
+    assert failures >= len([r for r in puts if r.status != 200]) > 0
+    assert sleeper.calls == []
+
+
+def test_debug_logs_and_errors_carry_no_secret(fake, user_token, creds, caplog, sleeper):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("urllib3").setLevel(logging.DEBUG)
+    texts = []
+    fake.expire_access_tokens()
+    with PodioClient(
+        user_token.access_token,
+        api_url=fake.url,
+        sleep=sleeper,
+        refresh=lambda stale: (
+            oauth.refresh(user_token.refresh_token, credentials=creds).access_token
+        ),
+    ) as c:
+        c.get("/user/status")
+        for kind in ("500", "drop", "html", "malformed_json"):
+            fake.add_fault(kind, path="/user/status", count=10)
+            try:
+                c.get("/user/status")
+            except exc.PodioError as error:
+                texts.append(f"{error} {error!r}")
+    for grant in (
+        lambda: oauth.refresh("dead-refresh-token-" + "x" * 40, credentials=creds),
+        lambda: oauth.password("grace@example.com", "wrong", credentials=creds),
+    ):
+        try:
+            grant()
+        except exc.PodioError as error:
+            texts.append(f"{error} {error!r}")
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    assert len(texts) == 6 and "urllib3" in {r.name.split(".")[0] for r in caplog.records}
+    for secret in fake.issued_secrets() | {"dead-refresh-token-" + "x" * 40}:
+        assert secret not in logs and all(secret not in t for t in texts)
