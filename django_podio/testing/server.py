@@ -1,0 +1,763 @@
+"""The fake's HTTP side: a real threaded server on 127.0.0.1 that speaks Podio's wire format.
+
+A real socket (rather than mocking ``requests``) means connection reuse, timeouts, dropped
+connections and header handling in the code under test are exercised as in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import re
+import secrets
+import socket
+import socketserver
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+from .faults import Fault, FaultInjector
+from .state import (
+    AccessToken,
+    ApiError,
+    FakeUser,
+    Headers,
+    PodioState,
+    RecordedRequest,
+    fmt_ts,
+    rate_limit_error,
+)
+
+JSON_TYPE = "application/json; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
+NO_ROUTE = "No matching operation could be found. No body was given."
+MALFORMED_BODY = b'{"item_id": 1, "title": "Truncated resp'
+HTML_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+FAULT_ERRORS = {
+    "500": (500, "server_error", "An unexpected error occurred"),
+    "502": (502, "bad_gateway", "Bad gateway"),
+    "503": (503, "unavailable", "The service is temporarily unavailable"),
+    "504": (504, "gateway_timeout", "Gateway timeout"),
+}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    raw_query: str
+    query: dict[str, list[str]]
+    headers: Headers
+    body: bytes
+    json: Any
+    form: dict[str, str] | None
+    json_error: bool = False
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """Repeated query parameters: the last one wins, as on Podio."""
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str | None = JSON_TYPE
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return Response(status, body, JSON_TYPE, dict(headers or {}))
+
+
+def error_response(error: ApiError, request: Request) -> Response:
+    payload = {
+        "error": error.error,
+        "error_description": error.description,
+        "error_detail": error.detail,
+        "error_parameters": error.parameters,
+        "error_propagate": False,
+        "request": {
+            "url": "http://api.podio.com" + request.path,
+            "query_string": request.raw_query,
+            "method": request.method,
+        },
+    }
+    return json_response(error.status, payload, error.headers)
+
+
+def html_response(status: int, title: str, body_html: str) -> Response:
+    page = (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head>\n<body>\n{body_html}\n</body></html>\n"
+    )
+    return Response(status, page.encode("utf-8"), HTML_TYPE)
+
+
+def redirect(location: str) -> Response:
+    return Response(302, b"", None, {"Location": location, "Cache-Control": "no-store"})
+
+
+def with_query(url: str, params: dict[str, str]) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
+# (method, path pattern after trailing-slash removal, handler name, rate-limit pool)
+ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
+    (method, re.compile(pattern), name, pool)
+    for method, pattern, name, pool in [
+        ("GET", r"/user/status", "user_status", "general"),
+        ("GET", r"/user", "user", "general"),
+        ("GET", r"/org", "orgs", "general"),
+        ("GET", r"/org/(?P<org_id>\d+)/space", "org_spaces", "general"),
+        ("GET", r"/space/(?P<space_id>\d+)", "space", "general"),
+        ("GET", r"/app/space/(?P<space_id>\d+)", "space_apps", "general"),
+        ("GET", r"/app/(?P<app_id>\d+)", "app", "general"),
+        ("GET", r"/item/(?P<item_id>\d+)", "item_get", "general"),
+        ("PUT", r"/item/(?P<item_id>\d+)", "item_update", "general"),
+        ("DELETE", r"/item/(?P<item_id>\d+)", "item_delete", "general"),
+        (
+            "GET",
+            r"/item/app/(?P<app_id>\d+)/external_id/(?P<external_id>[^/]+)",
+            "item_by_external_id",
+            "general",
+        ),
+        ("POST", r"/item/app/(?P<app_id>\d+)/filter", "item_filter", "limited"),
+        ("GET", r"/item/app/(?P<app_id>\d+)/count", "item_count", "general"),
+        ("GET", r"/item/app/(?P<app_id>\d+)", "item_list", "limited"),
+        ("POST", r"/item/app/(?P<app_id>\d+)", "item_create", "general"),
+    ]
+]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], fake: FakePodio) -> None:
+        self.fake = fake
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host's FQDN, which can stall in sandboxes.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Kept-alive connections would otherwise go on answering after ``stop()``."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):  # the client went away; nothing to report
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakePodio/1.0"
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the access log: test output should not fill with request lines."""
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                line = self.rfile.readline(65537)
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(65537)
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _parse(self) -> Request:
+        split = urlsplit(self.path)
+        body = self._read_body()
+        headers = Headers(self.headers.items())
+        content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        parsed: Any = None
+        json_error = False
+        if body and (content_type.endswith("json") or body[:1] in (b"{", b"[")):
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                json_error = True
+        form = None
+        if content_type == "application/x-www-form-urlencoded":
+            pairs = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+            form = {k: v[-1] for k, v in pairs.items()}
+        return Request(
+            method=self.command,
+            path=split.path or "/",
+            raw_query=split.query,
+            query=parse_qs(split.query, keep_blank_values=True),
+            headers=headers,
+            body=body,
+            json=parsed,
+            form=form,
+            json_error=json_error,
+        )
+
+    def _dispatch(self) -> None:
+        fake = self.server.fake
+        received = fake.now()
+        request = self._parse()
+        try:
+            response = fake._respond(request)
+        except Exception:  # a bug in the fake must still produce an answer
+            traceback.print_exc()
+            response = error_response(
+                ApiError(500, "server_error", "The fake Podio crashed; see stderr"), request
+            )
+        fake._record(
+            RecordedRequest(
+                method=request.method,
+                path=request.path,
+                query=request.query,
+                headers=request.headers,
+                body=request.body,
+                json=request.json,
+                form=request.form,
+                status=0 if response.drop else response.status,
+                time=received,
+                client_address=tuple(self.client_address[:2]),
+            )
+        )
+        self._send(response)
+
+    def _send(self, response: Response) -> None:
+        if response.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        message = "Rate Limit" if response.status == 420 else None
+        try:
+            self.send_response(response.status, message)
+            if response.content_type:
+                self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.send_header("X-Podio-Request-Id", secrets.token_hex(8))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if response.body:
+                self.wfile.write(response.body)
+        except OSError:
+            self.close_connection = True
+
+
+class FakePodio(PodioState):
+    """Podio's API and OAuth endpoints on a local port, with knobs for time, faults and limits."""
+
+    def __init__(
+        self,
+        client_id: str = "test-client-id",
+        client_secret: str = "test-client-secret",  # noqa: S107 - the fake's public test key
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        access_token_ttl: int = 28800,
+        strict_rotation: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            client_id,
+            client_secret,
+            access_token_ttl=access_token_ttl,
+            strict_rotation=strict_rotation,
+            seed=seed,
+        )
+        self.host = host
+        self._port = port
+        self.latency = 0.0
+        self.timeout_fault_seconds = 5.0
+        self.faults = FaultInjector(seed)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> FakePodio:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _Server((self.host, self._port), self)
+        self._port = self._server.server_port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"FakePodio:{self._port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakePodio:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if not self._port:
+            raise RuntimeError("FakePodio has no port yet: call start() first")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def authorize_url(self) -> str:
+        return self.url + "/oauth/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return self.url + "/oauth/token"
+
+    # ------------------------------------------------------------------ faults
+    def set_fault_rate(
+        self,
+        rate: float,
+        kinds: tuple[str, ...] | list[str] = ("500", "502", "503", "drop", "malformed_json"),
+        paths: list[str] | None = None,
+    ) -> None:
+        """Random, seeded faults on a share of requests (OAuth paths only when listed)."""
+        self.faults.set_rate(rate, kinds, paths)
+
+    def add_fault(
+        self,
+        kind: str,
+        *,
+        path: str | None = None,
+        method: str | None = None,
+        count: int = 1,
+        wait_seconds: int = 5,
+    ) -> None:
+        """Queue ``count`` faults of one kind for the next matching requests."""
+        self.faults.add(Fault(str(kind), path, method, count, wait_seconds))
+
+    def add_rate_limit(
+        self, wait_seconds: int = 5, *, path: str | None = None, count: int = 1
+    ) -> None:
+        """Queue 420 answers saying "Please wait ``wait_seconds`` seconds"."""
+        self.faults.add(Fault("420", path, None, count, int(wait_seconds)))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def _pause(self, seconds: float) -> None:
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def _fault_response(self, fault: Fault, request: Request) -> Response | None:
+        if fault.kind in FAULT_ERRORS:
+            status, code, text = FAULT_ERRORS[fault.kind]
+            return error_response(ApiError(status, code, text), request)
+        if fault.kind == "drop":
+            return Response(0, drop=True)
+        if fault.kind == "malformed_json":
+            return Response(200, MALFORMED_BODY, JSON_TYPE)
+        if fault.kind == "html":
+            return Response(502, HTML_502, HTML_TYPE)
+        if fault.kind == "420":
+            pool_limit = (
+                self.rate_limit_login
+                if request.path.startswith("/oauth/")
+                else self.rate_limit_general
+            )
+            return error_response(rate_limit_error(fault.wait_seconds, pool_limit, 0), request)
+        if fault.kind == "timeout":
+            self._pause(self.timeout_fault_seconds)
+        return None
+
+    # ------------------------------------------------------------------ routing
+    def _respond(self, request: Request) -> Response:
+        self._pause(self.latency)
+        fault = self.faults.take(request.method, request.path)
+        if fault is not None:
+            response = self._fault_response(fault, request)
+            if response is not None:
+                return response
+        try:
+            return self._route(request)
+        except ApiError as error:
+            return error_response(error, request)
+
+    def _route(self, request: Request) -> Response:
+        path = request.path.rstrip("/") or "/"
+        if path == "/oauth/authorize":
+            if request.method == "GET":
+                return self._authorize(request, dict(_last(request.query)))
+            if request.method == "POST":
+                return self._authorize(request, dict(request.form or {}), posted=True)
+        if path in ("/oauth/token", "/oauth/token/v2") and request.method == "POST":
+            return self._token(request, v2=path.endswith("/v2"))
+        match = None
+        for method, pattern, name, pool in ROUTES:
+            found = pattern.fullmatch(path)
+            if found and method == request.method:
+                match = (found, name, pool)
+                break
+        if match is None:
+            raise ApiError(404, "not_found", NO_ROUTE)
+        found, name, pool = match
+        token = self.authenticate(_token_from(request))
+        limit, remaining = self.take_rate_limit(
+            (token.ref_type, token.ref_id, token.client_id), pool
+        )
+        headers = {
+            "X-Rate-Limit-Limit": str(limit),
+            "X-Rate-Limit-Remaining": str(remaining),
+            "X-Podio-Auth-Ref": f"{token.ref_type}_{token.ref_id}",
+        }
+        handler: Callable[..., Response] = getattr(self, f"_api_{name}")
+        try:
+            response = handler(request, token, **found.groupdict())
+        except ApiError as error:
+            error.headers = {**headers, **error.headers}
+            raise
+        response.headers = {**headers, **response.headers}
+        return response
+
+    # ------------------------------------------------------------------ OAuth endpoints
+    def _authorize(
+        self, request: Request, params: dict[str, str], posted: bool = False
+    ) -> Response:
+        client_id = params.get("client_id") or ""
+        if not self.check_client(client_id):
+            return html_response(
+                400, "Invalid client", "<h1>Invalid client</h1><p>Unknown client_id.</p>"
+            )
+        redirect_uri = params.get("redirect_uri") or ""
+        if not redirect_uri.startswith(("http://", "https://")):
+            return html_response(
+                400, "Invalid redirect", "<h1>Invalid request</h1><p>Missing redirect_uri.</p>"
+            )
+        response_type = params.get("response_type") or "code"
+        if response_type not in ("code", "token"):
+            return html_response(
+                400, "Invalid request", "<h1>Invalid request</h1><p>Bad response_type.</p>"
+            )
+        if posted:
+            allow = params.get("decision") == "allow"
+        elif self.authorize_mode == "consent":
+            return self._consent_page(params)
+        elif self.authorize_mode in ("auto", "deny"):
+            allow = self.authorize_mode == "auto"
+        else:
+            raise ValueError(f"unknown authorize_mode {self.authorize_mode!r}")
+        state = params.get("state")
+        extra = {"state": state} if state is not None else {}
+        if not allow:
+            denied = {
+                "error_reason": "user_denied",
+                "error": "access_denied",
+                "error_description": "The user denied your request.",
+                **extra,
+            }
+            return redirect(with_query(redirect_uri, denied))
+        scope = params.get("scope") or None
+        if response_type == "token":
+            tokens = self.issue_implicit(client_id, scope)
+            fragment = {k: str(v) for k, v in tokens.items() if k != "ref"}
+            return redirect(redirect_uri + "#" + urlencode({**fragment, **extra}))
+        code = self.issue_code(client_id, redirect_uri, scope)
+        return redirect(with_query(redirect_uri, {"code": code, **extra}))
+
+    def _consent_page(self, params: dict[str, str]) -> Response:
+        user = self.current_user
+        hidden = "\n".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+            for k, v in params.items()
+            if k in ("client_id", "redirect_uri", "response_type", "scope", "state")
+        )
+        scope = params.get("scope") or "global:all"
+        body = f"""<h1>Authorize {html.escape(self.client_name)}</h1>
+<p id="app-name">{html.escape(self.client_name)} ({html.escape(params.get("client_id", ""))})
+wants to access your Podio account.</p>
+<p id="current-user">Logged in as <strong>{html.escape(user.name)}</strong>
+(<span id="current-mail">{html.escape(user.mail)}</span>)</p>
+<p id="scope">Requested scope: {html.escape(scope)}</p>
+<form method="post" action="/oauth/authorize">
+{hidden}
+<button name="decision" value="allow" id="allow">Allow</button>
+<button name="decision" value="deny" id="deny">Deny</button>
+</form>"""
+        return html_response(200, "Podio - Authorize", body)
+
+    def _token(self, request: Request, *, v2: bool) -> Response:
+        if v2:
+            if not isinstance(request.json, dict):
+                raise ApiError(400, "invalid_value", "Invalid value null (null): must be object")
+            params: dict[str, Any] = dict(request.json)
+        else:
+            params = dict(_last(request.query))
+            params.update(request.form or {})
+        limit, remaining = self.take_rate_limit(("client", str(params.get("client_id"))), "login")
+        headers = {
+            "X-Rate-Limit-Limit": str(limit),
+            "X-Rate-Limit-Remaining": str(remaining),
+            "Cache-Control": "no-store",
+        }
+        try:
+            payload = self.grant(params)
+        except ApiError as error:
+            error.headers = {**headers, **error.headers}
+            raise
+        return json_response(200, payload, headers)
+
+    # ------------------------------------------------------------------ API endpoints
+    def _user_only(self, token: AccessToken) -> FakeUser:
+        if token.ref_type != "user":
+            raise ApiError(403, "forbidden", "This operation is not available to app tokens")
+        with self._lock:
+            user = self.users.get(token.ref_id)
+        if user is None:
+            raise ApiError(404, "not_found", "User not found")
+        return user
+
+    @staticmethod
+    def _app_access(token: AccessToken, app_id: int) -> None:
+        if token.ref_type == "app" and token.ref_id != int(app_id):
+            raise ApiError(403, "forbidden", "The app token only gives access to its own app")
+
+    @staticmethod
+    def _json_body(request: Request) -> dict[str, Any]:
+        if request.json_error:
+            raise ApiError(400, "bad_request", "The body is not valid JSON")
+        if request.json is None:
+            return {}
+        if not isinstance(request.json, dict):
+            raise ApiError(400, "invalid_value", "Invalid value (array): must be object")
+        return request.json
+
+    def _api_user_status(self, request: Request, token: AccessToken) -> Response:
+        user = self._user_only(token)
+        with self._lock:
+            profile = self._profile(user)
+        return json_response(
+            200,
+            {
+                "user": {
+                    "user_id": user.user_id,
+                    "mail": user.mail,
+                    "status": "active",
+                    "locale": "en_GB",
+                    "timezone": "Europe/Copenhagen",
+                    "created_on": fmt_ts(user.created_on),
+                    "activated_on": fmt_ts(user.created_on),
+                },
+                "profile": profile,
+                "properties": {},
+                "inbox_new": 0,
+                "message_unread_count": 0,
+                "calendar_code": None,
+                "mailbox": None,
+                "flags": [],
+                "betas": [],
+            },
+        )
+
+    def _api_user(self, request: Request, token: AccessToken) -> Response:
+        user = self._user_only(token)
+        return json_response(
+            200,
+            {
+                "user_id": user.user_id,
+                "profile_id": user.profile_id,
+                "mail": user.mail,
+                "name": user.name,
+                "status": "active",
+                "type": "user",
+                "locale": "en_GB",
+                "timezone": "Europe/Copenhagen",
+                "created_on": fmt_ts(user.created_on),
+                "activated_on": fmt_ts(user.created_on),
+                "link": f"https://podio.com/users/{user.user_id}",
+                "avatar": None,
+                "mails": [{"mail": user.mail, "verified": True, "primary": True}],
+            },
+        )
+
+    def _api_orgs(self, request: Request, token: AccessToken) -> Response:
+        self._user_only(token)
+        with self._lock:
+            payload = [self._org_json(org) for org in self.orgs.values()]
+        return json_response(200, payload)
+
+    def _api_org_spaces(self, request: Request, token: AccessToken, org_id: str) -> Response:
+        self._user_only(token)
+        with self._lock:
+            org = self.orgs.get(int(org_id))
+            if org is None:
+                raise ApiError(404, "not_found", "Organization not found")
+            payload = [self._space_json(self.spaces[s]) for s in org.space_ids]
+        return json_response(200, payload)
+
+    def _api_space(self, request: Request, token: AccessToken, space_id: str) -> Response:
+        self._user_only(token)
+        with self._lock:
+            space = self.spaces.get(int(space_id))
+            if space is None:
+                raise ApiError(404, "not_found", "Space not found")
+            payload = self._space_json(space)
+        return json_response(200, payload)
+
+    def _api_space_apps(self, request: Request, token: AccessToken, space_id: str) -> Response:
+        with self._lock:
+            if int(space_id) not in self.spaces:
+                raise ApiError(404, "not_found", "Space not found")
+            apps = [
+                self.app_json(app)
+                for app in self.apps.values()
+                if app.space_id == int(space_id)
+                and (token.ref_type == "user" or app.app_id == token.ref_id)
+            ]
+        return json_response(200, apps)
+
+    def _api_app(self, request: Request, token: AccessToken, app_id: str) -> Response:
+        app = self.get_app(int(app_id))
+        self._app_access(token, app.app_id)
+        return json_response(200, self.app_json(app))
+
+    def _api_item_get(self, request: Request, token: AccessToken, item_id: str) -> Response:
+        item = self.get_item(int(item_id))
+        self._app_access(token, item.app_id)
+        return json_response(200, self.item_json(item))
+
+    def _api_item_update(self, request: Request, token: AccessToken, item_id: str) -> Response:
+        body = self._json_body(request)
+        with self._lock:
+            item = self.get_item(int(item_id))
+            self._app_access(token, item.app_id)
+            fields = body.get("fields") or {}
+            if not isinstance(fields, dict):
+                raise ApiError(400, "invalid_value", "fields must be an object")
+            revision = self.update_item(
+                item.item_id, fields, external_id=body.get("external_id"), tags=body.get("tags")
+            )
+            title = self._title(self.apps[item.app_id], item)
+        return json_response(200, {"revision": revision, "title": title})
+
+    def _api_item_delete(self, request: Request, token: AccessToken, item_id: str) -> Response:
+        with self._lock:
+            item = self.get_item(int(item_id))
+            self._app_access(token, item.app_id)
+            self.delete_item(item.item_id)
+        return Response(204, b"", None)
+
+    def _api_item_by_external_id(
+        self, request: Request, token: AccessToken, app_id: str, external_id: str
+    ) -> Response:
+        self._app_access(token, int(app_id))
+        item = self.item_by_external_id(int(app_id), unquote(external_id))
+        return json_response(200, self.item_json(item))
+
+    def _api_item_filter(self, request: Request, token: AccessToken, app_id: str) -> Response:
+        self._app_access(token, int(app_id))
+        return json_response(200, self.filter_items(int(app_id), self._json_body(request)))
+
+    def _api_item_list(self, request: Request, token: AccessToken, app_id: str) -> Response:
+        self._app_access(token, int(app_id))
+        body: dict[str, Any] = {}
+        for name in ("limit", "offset", "sort_by", "sort_desc"):
+            value = request.arg(name)
+            if value is not None:
+                body[name] = value
+        return json_response(200, self.filter_items(int(app_id), body))
+
+    def _api_item_count(self, request: Request, token: AccessToken, app_id: str) -> Response:
+        self._app_access(token, int(app_id))
+        app = self.get_app(int(app_id))
+        with self._lock:
+            return json_response(200, {"count": len(app.items)})
+
+    def _api_item_create(self, request: Request, token: AccessToken, app_id: str) -> Response:
+        self._app_access(token, int(app_id))
+        body = self._json_body(request)
+        fields = body.get("fields") or {}
+        if not isinstance(fields, dict):
+            raise ApiError(400, "invalid_value", "fields must be an object")
+        with self._lock:
+            item = self._create_item(
+                int(app_id),
+                fields,
+                external_id=body.get("external_id"),
+                created_by=(token.ref_type, token.ref_id),
+                tags=body.get("tags"),
+            )
+            title = self._title(self.apps[item.app_id], item)
+        return json_response(200, {"item_id": item.item_id, "title": title})
+
+
+def _last(query: dict[str, list[str]]) -> dict[str, str]:
+    return {k: v[-1] for k, v in query.items() if v}
+
+
+def _token_from(request: Request) -> str | None:
+    header = request.headers.get("Authorization") or ""
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() in ("oauth2", "bearer") and value.strip():
+        return value.strip()
+    return request.arg("oauth_token") or None
