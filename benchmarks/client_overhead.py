@@ -33,8 +33,11 @@ def main() -> None:
         fake.add_user(mail="bench@example.com", password="pw")
         app = fake.add_app(name="Bench")
         item_ids = fake.add_items(app.app_id, 50)
-        token = oauth.password("bench@example.com", "pw",
-                               credentials=AppCredentials(fake.client_id, fake.client_secret))
+        token = oauth.password(
+            "bench@example.com",
+            "pw",
+            credentials=AppCredentials(fake.client_id, fake.client_secret),
+        )
 
         client = PodioClient(token.access_token, api_url=fake.url)
         session = requests.Session()

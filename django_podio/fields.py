@@ -72,6 +72,29 @@ def reencrypt(ciphertext: str) -> str:
     return MultiFernet(list(fernets())).rotate(ciphertext.encode("ascii")).decode("ascii")
 
 
+SEAL_PREFIX = "django_podio.sealed:"
+
+
+def seal(plaintext: str) -> str:
+    """Encrypt a token that must travel through a place we do not control (allauth's session
+    copy of a pending sign-up); :func:`unseal` restores it, plain values pass through."""
+    if not plaintext or plaintext.startswith(SEAL_PREFIX):
+        return plaintext
+    return SEAL_PREFIX + encrypt(plaintext)
+
+
+def unseal(value: str) -> str:
+    if value and value.startswith(SEAL_PREFIX):
+        try:
+            return decrypt(value[len(SEAL_PREFIX) :])
+        except InvalidToken:
+            raise DecryptionError(
+                "A sealed Podio token (pending sign-up) cannot be decrypted with the configured "
+                "FIELD_ENCRYPTION_KEY."
+            ) from None
+    return value
+
+
 class EncryptedTextField(emf.EncryptedTextField):
     """Text encrypted at rest with ``FIELD_ENCRYPTION_KEY`` (Fernet; a list allows rotation)."""
 

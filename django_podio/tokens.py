@@ -20,7 +20,7 @@ from django.db import close_old_connections, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from . import conf, signals
+from . import conf, fields, signals
 from .api import oauth
 from .api.client import PodioClient
 from .api.transport import Transport
@@ -48,7 +48,8 @@ def store_from_login(sociallogin: Any) -> PodioConnection | None:
     token = sociallogin.token
     if account.provider != conf.PROVIDER_ID or account.pk is None or token is None:
         return None
-    if not token.token:
+    access, refresh = fields.unseal(token.token or ""), fields.unseal(token.token_secret or "")
+    if not access:
         return None
     with transaction.atomic():
         connection = (
@@ -57,9 +58,9 @@ def store_from_login(sociallogin: Any) -> PodioConnection | None:
         if connection is None:
             connection = PodioConnection(kind=PodioConnection.Kind.USER, social_account=account)
         connection.user_id = account.user_id
-        connection.access_token = token.token
-        if token.token_secret:
-            connection.refresh_token = token.token_secret
+        connection.access_token = access
+        if refresh:
+            connection.refresh_token = refresh
         connection.expires_at = token.expires_at
         connection.ref_type = "user"
         connection.ref_id = int(account.uid)
@@ -72,6 +73,20 @@ def store_from_login(sociallogin: Any) -> PodioConnection | None:
         connection.save()
     logger.info("Stored Podio tokens for %r", connection)
     return connection
+
+
+def seal_login(sociallogin: Any) -> None:
+    """Encrypt the tokens a Podio login carries before allauth can stash them.
+
+    When sign-up cannot finish at once (a form to fill in, a connect that needs
+    reauthentication), allauth keeps the whole login, tokens included, in the session until
+    the user comes back. Sealed, those copies are ciphertext; :func:`store_from_login` unseals.
+    """
+    token = sociallogin.token
+    if sociallogin.account.provider != conf.PROVIDER_ID or token is None:
+        return
+    token.token = fields.seal(token.token or "")
+    token.token_secret = fields.seal(token.token_secret or "")
 
 
 # Refresh --------------------------------------------------------------------------------
@@ -348,6 +363,82 @@ def store_app_connection(
         connection.save()
     logger.info("Stored app authentication for %r", connection)
     return connection
+
+
+# Key rotation ---------------------------------------------------------------------------
+
+SECRET_COLUMNS = ("access_token", "refresh_token", "app_token")
+
+
+@dataclass
+class ReencryptReport:
+    current: int = 0  # already under the first key
+    reencrypted: int = 0  # (or, in a dry run, would be)
+    undecryptable: int = 0
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.undecryptable == 0
+
+
+def _with_raw_secrets(queryset: Any) -> Any:
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
+    return queryset.annotate(**{f"raw_{c}": Cast(c, TextField()) for c in SECRET_COLUMNS})
+
+
+def _stale_columns(raw: dict[str, str | None], report: ReencryptReport) -> list[str]:
+    stale = []
+    for column, value in raw.items():
+        if value is None:
+            continue
+        index = fields.key_index(value)
+        if index is None:
+            report.undecryptable += 1
+        elif index == 0:
+            report.current += 1
+        else:
+            report.reencrypted += 1
+            stale.append(column)
+    return stale
+
+
+def reencrypt_all(*, dry_run: bool = False, chunk_size: int = 500) -> ReencryptReport:
+    """Re-encrypt every stored secret under the first key of ``FIELD_ENCRYPTION_KEY``.
+
+    A first pass only reads: if any value cannot be decrypted, nothing is written at all (the
+    operator has dropped a key too early and must put it back). Then each chunk is rewritten in
+    its own transaction with its rows locked, so a refresh running meanwhile is not lost; the
+    values go through the model field, never through a bulk path.
+    """
+    census = ReencryptReport(dry_run=dry_run)
+    raw_values = _with_raw_secrets(PodioConnection.objects.order_by("pk")).values_list(
+        *[f"raw_{c}" for c in SECRET_COLUMNS]
+    )
+    for row in raw_values.iterator(chunk_size=chunk_size):
+        _stale_columns(dict(zip(SECRET_COLUMNS, row, strict=True)), census)
+    if dry_run or not census.ok or census.reencrypted == 0:
+        return census
+
+    report = ReencryptReport()
+    pks = list(PodioConnection.objects.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(pks), chunk_size):
+        with transaction.atomic():
+            rows = _with_raw_secrets(
+                PodioConnection.objects.select_for_update().filter(
+                    pk__in=pks[start : start + chunk_size]
+                )
+            ).defer(*SECRET_COLUMNS)
+            for row in rows:
+                raw = {c: getattr(row, f"raw_{c}") for c in SECRET_COLUMNS}
+                stale = _stale_columns(raw, report)
+                if stale:
+                    connection = PodioConnection.objects.get(pk=row.pk)  # decrypts, any key
+                    connection.save(update_fields=stale)  # encrypts under the first key
+    logger.info("Re-encrypted %d secret(s); %d already current", report.reencrypted, report.current)
+    return report
 
 
 # Use ------------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def test_refresh_invalid_grant_exits_one_and_asks_for_reauthorization(due, fake)
 
 def test_refresh_network_failure_exits_one_and_keeps_tokens(due, fake):
     fake.add_fault("503", path="/oauth/token")
-    code, out, err = run("podio_refresh", "--json")
+    code, out, _ = run("podio_refresh", "--json")
     assert code == 1
     assert json.loads(out)["failed"] == 1
     assert PodioConnection.objects.get().refresh_token == due.refresh_token

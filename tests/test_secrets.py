@@ -17,8 +17,9 @@ from .scan import database_dump, find_leaks, sessions_dump
 pytestmark = pytest.mark.django_db
 
 
-def test_no_secret_in_database_sessions_or_debug_logs(client, fake, caplog, admin_client,
-                                                      podio_settings):
+def test_no_secret_in_database_sessions_or_debug_logs(
+    client, fake, caplog, admin_client, podio_settings
+):
     podio_settings(MAX_RETRIES=0)
     caplog.set_level(logging.DEBUG)
     logging.getLogger("urllib3").setLevel(logging.DEBUG)

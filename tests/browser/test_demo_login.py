@@ -65,8 +65,12 @@ def chromium_path() -> str:
 
 
 @pytest.fixture
-def demo_site(settings, live_server, chromium_path):
+def demo_site(settings, chromium_path, request):
     """The example site (``demo.urls`` and its templates) served against a fresh fake Podio."""
+    if not settings.STATIC_URL:
+        # Django's live server cannot serve a single request without it (a TypeError per hit).
+        pytest.fail("tests/settings.py must set STATIC_URL for the live_server fixture")
+    live_server = request.getfixturevalue("live_server")
     app = settings.SOCIALACCOUNT_PROVIDERS["podio"]["APP"]
     with FakePodio(client_id=app["client_id"], client_secret=app["secret"], port=0) as fake:
         fake.authorize_mode = "consent"

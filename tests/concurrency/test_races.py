@@ -26,7 +26,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         not os.environ.get("DATABASE_URL", "").startswith("postgres"),
-        reason="row locks need PostgreSQL (run: make test-postgres); SQLite has no SELECT FOR UPDATE",
+        reason="row locks need PostgreSQL (make test-postgres); SQLite has no SELECT FOR UPDATE",
     ),
 ]
 
@@ -37,15 +37,19 @@ def child_env(fake) -> dict[str, str]:
         f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/"
         f"{settings_dict['NAME']}"
     )
-    return {"DATABASE_URL": url, "PODIO_FAKE_URL": fake.url,
-            "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    return {
+        "DATABASE_URL": url,
+        "PODIO_FAKE_URL": fake.url,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+    }
 
 
 def make_due_connection(fake, django_user_model, username: str) -> PodioConnection:
     mail = f"{username}@example.com"
     fake.add_user(mail=mail, name=username.title(), password="pw")
-    token = oauth.password(mail, "pw",
-                           credentials=AppCredentials(fake.client_id, fake.client_secret))
+    token = oauth.password(
+        mail, "pw", credentials=AppCredentials(fake.client_id, fake.client_secret)
+    )
     user = django_user_model.objects.create_user(username)
     return PodioConnection.objects.create(
         user=user,
@@ -58,8 +62,11 @@ def make_due_connection(fake, django_user_model, username: str) -> PodioConnecti
 
 
 def refresh_requests(fake) -> list:
-    return [r for r in fake.requests_to("/oauth/token", method="POST")
-            if r.form and r.form.get("grant_type") == "refresh_token"]
+    return [
+        r
+        for r in fake.requests_to("/oauth/token", method="POST")
+        if r.form and r.form.get("grant_type") == "refresh_token"
+    ]
 
 
 def test_eight_processes_one_refresh(fake, django_user_model):
@@ -68,8 +75,12 @@ def test_eight_processes_one_refresh(fake, django_user_model):
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(8), ctx.Queue()
     env = child_env(fake)
-    procs = [ctx.Process(target=workers.get_client_and_call,
-                         args=(env, connection.user_id, barrier, results)) for _ in range(8)]
+    procs = [
+        ctx.Process(
+            target=workers.get_client_and_call, args=(env, connection.user_id, barrier, results)
+        )
+        for _ in range(8)
+    ]
     for p in procs:
         p.start()
     outcomes = [results.get(timeout=60) for _ in procs]
@@ -88,8 +99,12 @@ def test_two_cron_hosts_refresh_each_connection_once(fake, django_user_model):
     fake.reset_log()
     env = {**os.environ, **child_env(fake)}
     command = [sys.executable, "-m", "django", "podio_refresh", "--concurrency", "4", "--json"]
-    hosts = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    hosts = [
+        subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     reports = []
     for host in hosts:
         out, err = host.communicate(timeout=240)

@@ -1,0 +1,51 @@
+# Developer entry points. CI (.ci/run) drives the same targets, so "works with make" is
+# "works in CI". Override on the command line: make test VENV=.venv-dj61 PYTHON=python3.12
+# DJANGO_SPEC='Django>=6.1,<6.2' PYTEST_ARGS="-m 'not browser'".
+
+PYTHON ?= python3
+VENV ?= .venv
+DJANGO_SPEC ?=
+PYTEST_ARGS ?=
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LINT_PATHS := django_podio tests example_project benchmarks scripts
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test test-postgres lint demo clean
+
+help:
+	@echo "make venv           create $(VENV) and install django-podio with its test extras"
+	@echo "make test           the whole test suite on SQLite (incl. the Chromium login test)"
+	@echo "make test-postgres  the same on PostgreSQL ($(POSTGRES_URL))"
+	@echo "make lint           ruff check and ruff format --check"
+	@echo "make demo           the example site on http://127.0.0.1:8000 against a fake Podio"
+	@echo "make clean          remove build output, caches and the demo database"
+
+venv: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs whenever the package metadata changes (new dependency, new extra).
+$(STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]' $(if $(DJANGO_SPEC),'$(DJANGO_SPEC)')
+	touch $@
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgres: venv
+	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+demo: venv
+	$(BIN)/python scripts/demo.py
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache example_project/db.sqlite3
+	find . \( -path './.venv*' -o -path ./.tox -o -path ./.git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

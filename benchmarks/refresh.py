@@ -1,0 +1,193 @@
+"""podio_refresh at scale on PostgreSQL: wall time vs the ideal, queries per refresh, memory.
+
+(1) In process, N due connections and LATENCY per request on the fake: ``refresh_due`` at
+    concurrency 1 and 8, each compared with the ideal N x latency / concurrency, and the
+    database queries each refresh costs.
+(2) The real cron command (``manage.py podio_refresh --concurrency 8``) in a child process at
+    N and 10 x N due connections: its peak RSS, to show memory does not grow with N.
+
+The fake Podio runs in its own process, as Podio would be remote.
+Run: .venv/bin/python benchmarks/refresh.py [--n 2000] [--latency 0.03]
+Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); it
+creates and drops a database named django_podio_bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+from _common import ROOT, point_at, setup_django, timed
+from _fakeproc import RemoteFake
+
+BENCH_DB = "django_podio_bench"
+
+
+def recreate_database(base_url: str) -> str:
+    import psycopg
+
+    parts = urlsplit(base_url)
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    return urlunsplit(parts._replace(path="/" + BENCH_DB))
+
+
+def make_due(fake: RemoteFake, n: int) -> None:
+    """N users with live Podio tokens whose access tokens expire within the margin."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from django_podio.models import PodioConnection
+
+    User = get_user_model()
+    PodioConnection.objects.all().delete()
+    User.objects.all().delete()
+    users = User.objects.bulk_create(
+        [User(username=f"bench{i}", password="!") for i in range(n)], batch_size=2000
+    )
+    soon = timezone.now() + timedelta(seconds=60)
+    rows = []
+    minted = fake.mint(n, 10_000_000)
+    for i, (user, (access, refresh)) in enumerate(zip(users, minted, strict=True)):
+        rows.append(
+            PodioConnection(
+                user=user,
+                access_token=access,
+                refresh_token=refresh,
+                expires_at=soon,
+                ref_type="user",
+                ref_id=10_000_000 + i,
+            )
+        )
+    PodioConnection.objects.bulk_create(rows, batch_size=2000)
+
+
+def make_due_again() -> None:
+    from django.utils import timezone
+
+    from django_podio.models import PodioConnection
+
+    PodioConnection.objects.update(expires_at=timezone.now() + timedelta(seconds=60))
+
+
+class QueryCounter:
+    """Counts SQL statements on every connection, the worker threads' included."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, execute, sql, params, many, context):
+        with self.lock:
+            self.count += 1
+        return execute(sql, params, many, context)
+
+    def install(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        def on_created(sender, connection, **kwargs):
+            if self not in connection.execute_wrappers:
+                connection.execute_wrappers.append(self)
+
+        connection_created.connect(on_created, weak=False)
+
+
+def cron_peak_rss(fake, db_url: str) -> tuple[float, int]:
+    """Run the real cron command in a child; return (wall seconds, peak RSS in MiB)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "PODIO_FAKE_URL": fake.url,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "django", "podio_refresh", "--concurrency", "8", "--json"]
+    import json
+    import time
+
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    out = child.stdout.read()
+    _, _status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - start
+    report = json.loads(out)
+    assert report["failed"] == 0 and report["reauth_required"] == 0, report
+    return elapsed, report["refreshed"], usage.ru_maxrss // 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.03)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    db_url = recreate_database(base)
+    setup_django(db_url)
+    from django.core.management import call_command
+
+    from django_podio import tokens
+
+    call_command("migrate", verbosity=0)
+    counter = QueryCounter()
+    counter.install()
+    n, latency = args.n, args.latency
+    with RemoteFake() as fake:
+        point_at(fake)
+        fake.set("rate_limit_login", 10**9)
+        fake.set("rate_limit_general", 10**9)
+        make_due(fake, n)
+        fake.set("latency", latency)
+        print(
+            f"N = {n} due connections, {latency * 1000:.0f} ms per request on the fake, PostgreSQL"
+        )
+        spent = fake.refresh_grants_used()
+        for concurrency in (1, 8):
+            make_due_again()
+            counter.count = 0
+            report = None
+
+            def run(c=concurrency):
+                nonlocal report
+                report = tokens.refresh_due(concurrency=c)
+
+            wall = timed(run)
+            assert report.refreshed == n and report.ok, report.as_dict()
+            assert fake.refresh_grants_used() == spent + n
+            spent += n
+            ideal = n * latency / concurrency
+            print(
+                f"concurrency {concurrency}: {wall:7.2f} s  ideal {ideal:6.2f} s  "
+                f"ratio {wall / ideal:.2f}x  queries/refresh {counter.count / n:.2f}"
+            )
+
+        if not args.skip_memory:
+            fake.set("latency", 0.0)
+            for size in (n, 10 * n):
+                make_due(fake, size)
+                wall, refreshed, rss = cron_peak_rss(fake, db_url)
+                print(
+                    f"podio_refresh (child) N = {size:6d}: {wall:6.2f} s, "
+                    f"{refreshed} refreshed, peak RSS {rss} MiB"
+                )
+
+    from django.db import connections
+
+    connections.close_all()
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Key rotation: re-encrypt every stored Podio secret under the first configured key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ... import tokens
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every stored Podio secret under the first key of FIELD_ENCRYPTION_KEY. "
+        "Writes nothing when any value cannot be decrypted."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Count what would change; write nothing."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = tokens.reencrypt_all(dry_run=options["dry_run"])
+        verb = "would be re-encrypted" if report.dry_run else "re-encrypted"
+        summary = (
+            f"{report.current} value(s) already current, {report.reencrypted} {verb}, "
+            f"{report.undecryptable} undecryptable"
+        )
+        if not report.ok:
+            raise CommandError(
+                f"{summary}. Nothing was written: put the key these values were encrypted "
+                "with back into FIELD_ENCRYPTION_KEY (after the new key) and run again."
+            )
+        self.stdout.write(self.style.SUCCESS(summary))
