@@ -42,6 +42,7 @@ test-postgres: venv
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/bandit --quiet --recursive django_podio --severity-level medium
 
 demo: venv
 	$(BIN)/python scripts/demo.py

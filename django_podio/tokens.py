@@ -298,9 +298,13 @@ def refresh_due(
                 pk = work.get()
                 if pk is None or stop.is_set():
                     return
-                result = refresh_connection(
-                    pk, margin=within, skip_locked=True, transport=transport
-                )
+                try:
+                    result = refresh_connection(
+                        pk, margin=within, skip_locked=True, transport=transport
+                    )
+                except Exception as error:  # one bad row (e.g. DecryptionError) stops no other
+                    logger.error("Refresh of connection %s failed: %s", pk, error)
+                    result = RefreshResult(Outcome.FAILED, None, redact(str(error)))
                 with lock:
                     report.add(pk, result)
                 if on_result:
@@ -323,6 +327,9 @@ def refresh_due(
         report.interrupted = True
         raise
     finally:
+        if stop.is_set():  # drop what was queued so the sentinels below always fit
+            while not work.empty():
+                work.get_nowait()
         for _ in threads:
             work.put(None)
         for thread in threads:

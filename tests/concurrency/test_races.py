@@ -118,3 +118,36 @@ def test_two_cron_hosts_refresh_each_connection_once(fake, django_user_model):
     originals = {c.refresh_token for c in connections}
     assert set(spent) == originals
     assert PodioConnection.objects.filter(last_refreshed_at__isnull=True).count() == 0
+
+
+def test_ctrl_c_leaves_no_connection_half_written(fake, django_user_model):
+    import signal
+    import time
+
+    from django_podio import tokens
+
+    fake.rate_limit_login = 10**6
+    for i in range(40):
+        make_due_connection(fake, django_user_model, f"user{i}")
+    fake.reset_log()
+    fake.latency = 0.05
+    env = {**os.environ, **child_env(fake)}
+    command = [sys.executable, "-m", "django", "podio_refresh", "--concurrency", "2"]
+    host = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while len(refresh_requests(fake)) < 6 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    host.send_signal(signal.SIGINT)
+    out, err = host.communicate(timeout=60)
+    assert host.returncode != 0
+    assert "Interrupted" in err
+    done = PodioConnection.objects.filter(last_refreshed_at__isnull=False).count()
+    assert 0 < done < 40
+    # Every refresh Podio answered was saved: each stored refresh token is still alive, so a
+    # second run refreshes all the rest without a single invalid_grant.
+    assert done == len([r for r in refresh_requests(fake) if r.status == 200])
+    fake.latency = 0
+    report = tokens.refresh_due(within=300, concurrency=2)
+    assert report.ok and report.refreshed == 40 - done, report.as_dict()
