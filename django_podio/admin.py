@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import admin
 
-from .models import PodioConnection
+from .models import PodioConnection, PodioItem
 
 SECRET_FIELDS = ("access_token", "refresh_token", "app_token")
 
@@ -54,3 +54,39 @@ class PodioConnectionAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="Refresh token stored")
     def has_refresh_token(self, obj: PodioConnection) -> bool:
         return bool(obj.refresh_token)
+
+
+@admin.register(PodioItem)
+class PodioItemAdmin(admin.ModelAdmin):
+    """The cache is a copy of Podio: editing it here would be overwritten by the next sync."""
+
+    list_display = ("item_id", "title", "app_id", "app_item_id", "revision", "last_event_on")
+    list_filter = ("app_id",)
+    search_fields = ("title", "external_id", "=item_id")
+    date_hierarchy = "last_event_on"
+    ordering = ("-item_id",)
+    readonly_fields = (
+        "item_id",
+        "app_id",
+        "app_item_id",
+        "external_id",
+        "title",
+        "revision",
+        "last_event_on",
+        "fetched_at",
+        "data",
+    )
+
+    def get_queryset(self, request: Any) -> Any:
+        # The list never shows the item JSON: do not load it for every row of a page.
+        queryset = super().get_queryset(request)
+        match = getattr(request, "resolver_match", None)
+        if match is not None and (match.url_name or "").endswith("_changelist"):
+            return queryset.defer("data")
+        return queryset
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

@@ -89,3 +89,59 @@ class PodioConnection(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+
+class PodioItem(models.Model):
+    """A local copy of one Podio item, kept in sync by ``podio_fetch_items --store``.
+
+    The columns are what pages and queries filter or sort by; everything else stays in
+    ``data``, the item exactly as Podio returned it (items carry no tokens).
+    """
+
+    item_id = models.BigIntegerField(unique=True)
+    app_id = models.BigIntegerField()
+    app_item_id = models.BigIntegerField(null=True, blank=True)
+    external_id = models.TextField(blank=True, default="")
+    title = models.TextField(blank=True, default="")
+    revision = models.IntegerField(default=0)
+    last_event_on = models.DateTimeField(null=True, blank=True)
+    data = models.JSONField()
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "Podio item"
+        indexes = [
+            models.Index(fields=["app_id", "last_event_on"], name="podio_item_app_event"),
+            models.Index(fields=["app_id", "item_id"], name="podio_item_app_item"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Podio item {self.item_id}"
+
+
+class PodioItemSync(models.Model):
+    """Where the item sync of one app stands: the checkpoint an interrupted run resumes from.
+
+    ``run_started_at`` is set while a run is in progress (or was interrupted);
+    ``cursor_item_id`` is the highest item id whose batch is committed and ``cursor_count`` how
+    many items the run had passed by then (the offset to resume paging at).
+    """
+
+    app_id = models.BigIntegerField(unique=True)
+    run_started_at = models.DateTimeField(null=True, blank=True)
+    run_since = models.DateTimeField(null=True, blank=True)
+    cursor_item_id = models.BigIntegerField(null=True, blank=True)
+    cursor_count = models.PositiveIntegerField(default=0)
+    last_run_started_at = models.DateTimeField(null=True, blank=True)
+    last_run_finished_at = models.DateTimeField(null=True, blank=True)
+    last_full_run_finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Podio item sync"
+
+    def __str__(self) -> str:
+        return f"Item sync of app {self.app_id}"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.run_started_at is not None

@@ -8,7 +8,9 @@ Podio refused and returns a fresh one; the client calls it once when Podio answe
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import requests
@@ -131,32 +133,232 @@ class PodioClient:
         sort_by: str | None = None,
         sort_desc: bool = False,
         page_size: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Every item of an app matching ``filters``, page after page, in constant memory.
+        concurrency: int = 1,
+        after_item_id: int | None = None,
+        start_offset: int = 0,
+    ) -> ItemStream:
+        """Every item of an app matching ``filters``, each exactly once, in constant memory.
 
-        Sorted by ``item_id`` unless told otherwise, so an item edited while we page does not
-        move between pages.
+        Podio only pages by offset, so an item deleted while we page shifts every later item
+        one place to the left and a naive loop skips one. Consecutive pages therefore overlap
+        by one item: when a page does not start with an item already seen, the pages in
+        between moved and we step back until they overlap again. Items are sorted by
+        ``item_id`` unless told otherwise, so edits never move an item and new items arrive
+        at the end.
+
+        With ``concurrency`` > 1, up to that many later pages are fetched in parallel once the
+        first page has told how many items there are; items still come out in order, and at
+        most ``concurrency`` + 1 pages are held at a time.
+
+        ``after_item_id`` (ascending ``item_id`` order only) skips items up to that id and
+        ``start_offset`` says where they probably end: together they resume an interrupted
+        run without fetching the pages before it again. A wrong guess costs requests, never
+        items.
+
+        The returned iterator's ``total`` and ``filtered`` hold Podio's latest counts (after
+        the first item), and ``pages`` the number of filter calls made.
         """
         limit = int(page_size or conf.get("PAGE_SIZE"))
         if not 1 <= limit <= 500:
             raise ValueError("page_size must be between 1 and 500 (Podio's largest page)")
-        offset = 0
-        while True:
-            body: dict[str, Any] = {
-                "limit": limit,
-                "offset": offset,
-                "sort_by": sort_by or "item_id",
-                "sort_desc": bool(sort_desc),
-            }
-            if filters:
-                body["filters"] = dict(filters)
-            page = self.filter_items(app_id, body)
-            items = page.get("items") or []
-            yield from items
-            offset += len(items)
-            filtered = page.get("filtered")
-            if not items or (isinstance(filtered, int) and offset >= filtered):
-                return
+        if not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
+        sort_key = sort_by or "item_id"
+        if after_item_id is not None and (sort_key != "item_id" or sort_desc):
+            raise ValueError("after_item_id needs the default ascending item_id order")
+        body: dict[str, Any] = {"limit": limit, "sort_by": sort_key, "sort_desc": bool(sort_desc)}
+        if filters:
+            body["filters"] = dict(filters)
+        if sort_key == "item_id":
+            seen: _Seen = _KeysetSeen(descending=bool(sort_desc), last=after_item_id)
+        else:
+            seen = _RecentSeen(keep=4 * limit)
+        stream = ItemStream()
+        stream._generator = self._paged_items(
+            app_id, body, stream, seen, concurrency, max(0, int(start_offset))
+        )
+        return stream
+
+    def _fetch_page(
+        self, app_id: int, body: Mapping[str, Any], *, in_worker: bool
+    ) -> dict[str, Any]:
+        if not in_worker:
+            return self.filter_items(app_id, body)
+        # Worker threads never refresh the token: the refresh callable may use the database,
+        # which belongs to the caller's thread. A page refused with 401 is fetched again by the
+        # caller (see _page_result), which refreshes once and replays.
+        response = self.transport.send(
+            "POST",
+            f"{self.api_url}/item/app/{int(app_id)}/filter/",
+            json=dict(body),
+            headers=self._auth_headers(),
+            safe=True,
+        )
+        return response.json()
+
+    def _page_result(self, future: Future[dict[str, Any]], app_id: int, body: dict[str, Any]):
+        try:
+            return future.result()
+        except (TokenExpired, InvalidToken):
+            return self._fetch_page(app_id, body, in_worker=False)
+
+    def _paged_items(
+        self,
+        app_id: int,
+        body: dict[str, Any],
+        stream: ItemStream,
+        seen: _Seen,
+        concurrency: int,
+        offset: int,
+    ) -> Iterator[dict[str, Any]]:
+        limit = body["limit"]
+        overlap = 1 if limit > 1 else 0
+        step = limit - overlap
+        back = step  # how far to step back when pages do not overlap; doubles each time
+        executor: ThreadPoolExecutor | None = None
+        ahead: deque[tuple[int, Future[dict[str, Any]]]] = deque()
+
+        def fetch(at: int) -> dict[str, Any]:
+            stream.pages += 1
+            return self._fetch_page(app_id, {**body, "offset": at}, in_worker=False)
+
+        def prefetch(next_offset: int) -> None:
+            nonlocal executor
+            if executor is None:
+                executor = ThreadPoolExecutor(concurrency, thread_name_prefix="podio-items")
+            while len(ahead) < concurrency and next_offset < (stream.filtered or 0):
+                stream.pages += 1
+                page_body = {**body, "offset": next_offset}
+                ahead.append(
+                    (
+                        next_offset,
+                        executor.submit(self._fetch_page, app_id, page_body, in_worker=True),
+                    )
+                )
+                next_offset += step
+
+        def drop_prefetched() -> None:
+            for _, future in ahead:
+                if future.cancel():
+                    stream.pages -= 1  # never sent
+            ahead.clear()
+
+        try:
+            page = fetch(offset)
+            while True:
+                stream._update(page)
+                items = page.get("items") or []
+                first_seen = bool(items) and seen.has(items[0])
+                if offset > 0 and overlap and not first_seen and not seen.empty:
+                    # Items before this offset vanished (or the resume hint overshot): the
+                    # items between the last one seen and this page may sit further left.
+                    drop_prefetched()
+                    filtered = stream.filtered or 0
+                    offset = max(0, min(offset - back, filtered - 1))
+                    back *= 2
+                    page = fetch(offset)
+                    continue
+                back = step
+                for item in items:
+                    if not seen.has(item):
+                        seen.add(item)
+                        yield item
+                if not items or len(items) < limit or offset + len(items) >= (stream.filtered or 0):
+                    return
+                offset += step
+                if ahead and ahead[0][0] != offset:
+                    drop_prefetched()
+                if concurrency > 1:
+                    prefetch(ahead[-1][0] + step if ahead else offset)
+                if ahead:
+                    _, future = ahead.popleft()
+                    page = self._page_result(future, app_id, {**body, "offset": offset})
+                    if concurrency > 1:
+                        prefetch(ahead[-1][0] + step if ahead else offset + step)
+                else:
+                    page = fetch(offset)
+        finally:
+            drop_prefetched()
+            if executor is not None:
+                # In-flight pages finish (at most ``concurrency`` requests); none starts after.
+                executor.shutdown(wait=True, cancel_futures=True)
+
+
+MAX_CONCURRENCY = 8  # requests' connection pool keeps 10 connections per host
+
+
+class ItemStream(Iterator[dict[str, Any]]):
+    """The iterator ``iter_items`` returns: items, plus Podio's counts as paging goes."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.filtered: int | None = None
+        self.pages = 0
+        self._generator: Iterator[dict[str, Any]] = iter(())
+
+    def __next__(self) -> dict[str, Any]:
+        return next(self._generator)
+
+    def close(self) -> None:
+        """Stop paging early: pending pages are dropped, in-flight ones awaited."""
+        close = getattr(self._generator, "close", None)
+        if close is not None:
+            close()
+
+    def _update(self, page: Mapping[str, Any]) -> None:
+        if isinstance(page.get("total"), int):
+            self.total = page["total"]
+        if isinstance(page.get("filtered"), int):
+            self.filtered = page["filtered"]
+
+
+class _Seen:
+    """Which items the paging has passed, so overlaps are skipped and gaps noticed."""
+
+    empty: bool
+
+    def has(self, item: Mapping[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def add(self, item: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class _KeysetSeen(_Seen):
+    """Ordered by item_id: everything up to the last id yielded has been seen. O(1) memory."""
+
+    def __init__(self, *, descending: bool, last: int | None) -> None:
+        self.descending = descending
+        self.last = last
+        self.empty = last is None
+
+    def has(self, item: Mapping[str, Any]) -> bool:
+        if self.last is None:
+            return False
+        item_id = int(item["item_id"])
+        return item_id >= self.last if self.descending else item_id <= self.last
+
+    def add(self, item: Mapping[str, Any]) -> None:
+        self.last = int(item["item_id"])
+        self.empty = False
+
+
+class _RecentSeen(_Seen):
+    """Any other order: remember the last few pages' ids (bounded, so memory stays flat)."""
+
+    def __init__(self, *, keep: int) -> None:
+        self.keep = keep
+        self.ids: dict[int, None] = {}
+        self.empty = True
+
+    def has(self, item: Mapping[str, Any]) -> bool:
+        return int(item["item_id"]) in self.ids
+
+    def add(self, item: Mapping[str, Any]) -> None:
+        self.ids[int(item["item_id"])] = None
+        self.empty = False
+        if len(self.ids) > self.keep:
+            del self.ids[next(iter(self.ids))]
 
 
 __all__ = ["PodioClient", "PodioError"]
