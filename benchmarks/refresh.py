@@ -3,8 +3,9 @@
 (1) In process, N due connections and LATENCY per request on the fake: ``refresh_due`` at
     concurrency 1 and 8, each compared with the ideal N x latency / concurrency, and the
     database queries each refresh costs.
-(2) The real cron command (``manage.py podio_refresh --concurrency 8``) in a child process at
-    N and 10 x N due connections: its peak RSS, to show memory does not grow with N.
+(2) Memory at N and 10 x N due connections: the Python heap peak of ``refresh_due``
+    (tracemalloc) and the peak RSS of the real cron command (``manage.py podio_refresh
+    --concurrency 8``) in a child process.
 
 The fake Podio runs in its own process, as Podio would be remote.
 Run: .venv/bin/python benchmarks/refresh.py [--n 2000] [--latency 0.03]
@@ -171,9 +172,23 @@ def main() -> None:
             )
 
         if not args.skip_memory:
+            import gc
+            import tracemalloc
+
             fake.set("latency", 0.0)
             for size in (n, 10 * n):
                 make_due(fake, size)
+                gc.collect()
+                tracemalloc.start()
+                report = tokens.refresh_due(concurrency=8)
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+                assert report.refreshed == size and report.ok
+                print(
+                    f"refresh_due N = {size:6d}: Python heap peak {peak / 1024:.0f} KiB "
+                    "(tracemalloc, in process)"
+                )
+                make_due_again()
                 wall, refreshed, rss = cron_peak_rss(fake, db_url)
                 print(
                     f"podio_refresh (child) N = {size:6d}: {wall:6.2f} s, "

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from . import tokens
 from .models import PodioConnection, PodioItem
 
 SECRET_FIELDS = ("access_token", "refresh_token", "app_token")
@@ -25,6 +26,7 @@ class PodioConnectionAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status")
     search_fields = ("user__username", "user__email", "app_id", "ref_id")
     list_select_related = ("user",)
+    actions = ("refresh_now",)
     exclude = SECRET_FIELDS
     readonly_fields = (
         "kind",
@@ -50,6 +52,18 @@ class PodioConnectionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: Any) -> bool:
         return False
+
+    @admin.action(description="Refresh the Podio tokens now")
+    def refresh_now(self, request: Any, queryset: Any) -> None:
+        outcomes: dict[str, int] = {}
+        for pk in queryset.values_list("pk", flat=True):
+            result = tokens.refresh_connection(pk, margin=10**9)
+            outcomes[result.outcome.value] = outcomes.get(result.outcome.value, 0) + 1
+        summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
+        ok = set(outcomes) <= {"refreshed", "already_fresh", "skipped"}
+        self.message_user(
+            request, summary or "nothing selected", messages.SUCCESS if ok else messages.WARNING
+        )
 
     @admin.display(boolean=True, description="Refresh token stored")
     def has_refresh_token(self, obj: PodioConnection) -> bool:

@@ -134,15 +134,24 @@ def _save_tokens(connection: PodioConnection, token: oauth.TokenResponse) -> Non
     )
 
 
-def _spend(connection: PodioConnection, transport: Transport | None) -> oauth.TokenResponse:
+def _spend(
+    connection: PodioConnection,
+    transport: Transport | None,
+    credentials: conf.AppCredentials | None,
+) -> oauth.TokenResponse:
     """Trade the refresh token for a new pair; an app connection falls back to its app token."""
     try:
         if not connection.refresh_token:
             raise InvalidGrant(status=400, error="invalid_grant", description="no refresh token")
-        return oauth.refresh(connection.refresh_token, transport=transport)
+        return oauth.refresh(connection.refresh_token, transport=transport, credentials=credentials)
     except InvalidGrant:
         if connection.kind == PodioConnection.Kind.APP and connection.app_token:
-            return oauth.app_auth(connection.app_id, connection.app_token, transport=transport)
+            return oauth.app_auth(
+                connection.app_id,
+                connection.app_token,
+                transport=transport,
+                credentials=credentials,
+            )
         raise
 
 
@@ -154,6 +163,7 @@ def refresh_connection(
     skip_locked: bool = False,
     dry_run: bool = False,
     transport: Transport | None = None,
+    credentials: conf.AppCredentials | None = None,
 ) -> RefreshResult:
     """Refresh one connection if it still needs it, safely against every other worker.
 
@@ -182,7 +192,7 @@ def refresh_connection(
         if dry_run:
             return RefreshResult(Outcome.SKIPPED, current)
         try:
-            token = _spend(current, transport)
+            token = _spend(current, transport, credentials)
         except InvalidGrant as error:
             error_text = redact(str(error))
             current.status = PodioConnection.Status.REAUTH_REQUIRED
@@ -286,6 +296,7 @@ def refresh_due(
     """
     within = conf.get("REFRESH_MARGIN") if within is None else within
     concurrency = max(1, int(concurrency or conf.get("REFRESH_CONCURRENCY")))
+    credentials = conf.get_app_credentials()  # once per run, not one query per refresh
     report = RefreshReport()
     lock = threading.Lock()
     work: queue.Queue[int | None] = queue.Queue(maxsize=concurrency * 2)
@@ -300,7 +311,11 @@ def refresh_due(
                     return
                 try:
                     result = refresh_connection(
-                        pk, margin=within, skip_locked=True, transport=transport
+                        pk,
+                        margin=within,
+                        skip_locked=True,
+                        transport=transport,
+                        credentials=credentials,
                     )
                 except Exception as error:  # one bad row (e.g. DecryptionError) stops no other
                     logger.error("Refresh of connection %s failed: %s", pk, error)
