@@ -129,6 +129,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.03)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     args = parser.parse_args()
 
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -152,7 +153,7 @@ def main() -> None:
             f"N = {n} due connections, {latency * 1000:.0f} ms per request on the fake, PostgreSQL"
         )
         spent = fake.refresh_grants_used()
-        for concurrency in (1, 8):
+        for concurrency in args.concurrency:
             make_due_again()
             counter.count = 0
             report = None
@@ -161,14 +162,20 @@ def main() -> None:
                 nonlocal report
                 report = tokens.refresh_due(concurrency=c)
 
+            import resource
+
+            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             wall = timed(run)
+            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
             assert report.refreshed == n and report.ok, report.as_dict()
             assert fake.refresh_grants_used() == spent + n
             spent += n
             ideal = n * latency / concurrency
             print(
                 f"concurrency {concurrency}: {wall:7.2f} s  ideal {ideal:6.2f} s  "
-                f"ratio {wall / ideal:.2f}x  queries/refresh {counter.count / n:.2f}"
+                f"ratio {wall / ideal:.2f}x  queries/refresh {counter.count / n:.2f}  "
+                f"our CPU/refresh {cpu / n * 1000:.2f} ms"
             )
 
         if not args.skip_memory:

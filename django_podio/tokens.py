@@ -471,7 +471,7 @@ def _find_connection(user: Any, app_id: int | None) -> PodioConnection:
         return PodioConnection.objects.get(kind=PodioConnection.Kind.APP, app_id=app_id)
     connection = (
         PodioConnection.objects.filter(kind=PodioConnection.Kind.USER, user=user)
-        .order_by("-status", "-updated_at")  # "reauth_required" < "active" alphabetically
+        .order_by("status", "-updated_at")  # "active" sorts before "reauth_required"
         .first()
     )
     if connection is None:

@@ -200,3 +200,12 @@ def test_refresh_due_refreshes_only_due_connections(client, fake, django_user_mo
     assert (report.refreshed, report.failed, report.skipped) == (1, 0, 0)
     assert PodioConnection.objects.get(pk=not_due.pk).last_refreshed_at is None
     assert PodioConnection.objects.get(pk=due.pk).last_refreshed_at is not None
+
+
+def test_user_with_a_dead_and_a_live_connection_gets_the_live_one(connection, fake):
+    from .factories import make_connection
+
+    dead = make_connection(connection.user, access="dead-access", refresh="dead-refresh")
+    PodioConnection.objects.filter(pk=dead.pk).update(status="reauth_required")
+    PodioConnection.objects.filter(pk=dead.pk).update(updated_at=timezone.now() + timedelta(1))
+    assert get_client(connection.user).get("/user/status")["user"]["mail"] == "ada@example.com"
