@@ -41,15 +41,17 @@ def main() -> None:
 
         client = PodioClient(token.access_token, api_url=fake.url)
         session = requests.Session()
+        floor = requests.Session()
+        floor.trust_env = False  # no per-request environment scan: the bare floor
         headers = {"Authorization": f"OAuth2 {token.access_token}"}
 
         def ours(n: int) -> None:
             for i in range(n):
                 client.get_item(item_ids[i % len(item_ids)])
 
-        def bare(n: int) -> None:
+        def bare(n: int, s: requests.Session = session) -> None:
             for i in range(n):
-                response = session.get(
+                response = s.get(
                     f"{fake.url}/item/{item_ids[i % len(item_ids)]}",
                     params={"mark_as_viewed": "false"},
                     headers=headers,
@@ -58,22 +60,26 @@ def main() -> None:
                 response.raise_for_status()
                 response.json()
 
-        ours(50), bare(50)  # warm both connections
-        t_ours = t_bare = 0.0
+        ours(50), bare(50), bare(50, floor)  # warm every connection
+        t_ours = t_bare = t_floor = 0.0
         done = 0
         while done < args.requests:
             n = min(args.block, args.requests - done)
             t_ours += timed(lambda n=n: ours(n))
             t_bare += timed(lambda n=n: bare(n))
+            t_floor += timed(lambda n=n: bare(n, floor))
             done += n
         client.close()
         session.close()
+        floor.close()
 
     per = 1e6 / args.requests
     print(f"requests per side     : {args.requests} (latency {args.latency * 1000:.0f} ms)")
     print(f"PodioClient           : {t_ours:.3f} s  ({t_ours * per:.0f} us/request)")
     print(f"bare requests.Session : {t_bare:.3f} s  ({t_bare * per:.0f} us/request)")
+    print(f"bare, trust_env=False : {t_floor:.3f} s  ({t_floor * per:.0f} us/request)")
     print(f"ratio client / bare   : {t_ours / t_bare:.3f}x")
+    print(f"ratio client / floor  : {t_ours / t_floor:.3f}x")
 
 
 if __name__ == "__main__":

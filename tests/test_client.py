@@ -255,3 +255,19 @@ def test_debug_logs_and_errors_carry_no_secret(fake, user_token, creds, caplog, 
     assert len(texts) == 6 and "urllib3" in {r.name.split(".")[0] for r in caplog.records}
     for secret in fake.issued_secrets() | {"dead-refresh-token-" + "x" * 40}:
         assert secret not in logs and all(secret not in t for t in texts)
+
+
+def test_environment_proxies_and_ca_bundle_are_still_honoured(monkeypatch):
+    import os
+
+    from django_podio.api.transport import Transport
+
+    for name in list(os.environ):
+        if name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    session = Transport().session
+    assert session.trust_env is False
+    assert session.verify == "/etc/ssl/certs/ca-certificates.crt"
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert Transport().session.trust_env is True

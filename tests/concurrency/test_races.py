@@ -140,7 +140,7 @@ def test_ctrl_c_leaves_no_connection_half_written(fake, django_user_model):
     while len(refresh_requests(fake)) < 6 and time.monotonic() < deadline:
         time.sleep(0.02)
     host.send_signal(signal.SIGINT)
-    out, err = host.communicate(timeout=60)
+    _, err = host.communicate(timeout=60)
     assert host.returncode != 0
     assert "Interrupted" in err
     done = PodioConnection.objects.filter(last_refreshed_at__isnull=False).count()
