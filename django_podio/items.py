@@ -77,6 +77,11 @@ def parse_since(text: str) -> datetime:
             f"Cannot read {text!r} as a date and time: use ISO 8601 "
             "(2024-05-01T12:00:00Z) or 'YYYY-MM-DD HH:MM:SS' (UTC)."
         ) from None
+    return as_utc(moment)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Aware UTC; a naive datetime is taken to be UTC already, like Podio's own timestamps."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -84,7 +89,7 @@ def parse_since(text: str) -> datetime:
 
 def podio_time(moment: datetime) -> str:
     """Podio's filter format: UTC, ``YYYY-MM-DD HH:MM:SS``, no zone suffix."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def since_filter(since: datetime | None) -> dict[str, Any] | None:
@@ -385,6 +390,8 @@ def fetch_items(
         since = last_since(app_id)
     elif isinstance(since, str):
         since = parse_since(since)
+    elif since is not None:
+        since = as_utc(since)
     report = FetchReport(app_id=app_id)
     started = time.monotonic()
     try:

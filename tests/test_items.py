@@ -221,6 +221,7 @@ def test_parse_since_forms():
     assert items.parse_since("2024-05-01T14:00:00+02:00") == want
     assert items.parse_since("2024-05-01") == datetime(2024, 5, 1, tzinfo=UTC)
     assert items.podio_time(items.parse_since("2024-05-01T14:00:00+02:00")) == "2024-05-01 12:00:00"
+    assert items.podio_time(datetime(2024, 5, 1, 12)) == "2024-05-01 12:00:00"  # naive = UTC
     with pytest.raises(ValueError):
         items.parse_since("yesterday")
 
