@@ -74,7 +74,7 @@ def demo_site(settings, chromium_path, request):
     app = settings.SOCIALACCOUNT_PROVIDERS["podio"]["APP"]
     with FakePodio(client_id=app["client_id"], client_secret=app["secret"], port=0) as fake:
         fake.authorize_mode = "consent"
-        seeded = fake.seed_demo(items=20)
+        seeded = fake.seed_demo(items=40)
         settings.PODIO = {
             "API_URL": fake.url,
             "AUTHORIZE_URL": fake.authorize_url,
@@ -135,6 +135,12 @@ def test_log_in_with_podio_then_refresh_and_log_out(demo_site):
         expires_in = page.inner_text("#connection-expires-in")
         page.screenshot(path=SCREENSHOT, full_page=True)
         pages["dashboard"] = page.content()
+        first_page_rows = page.locator("#items-table tbody tr").count()
+        items_source = page.inner_text("#items-source")
+        page.click("#items-next")
+        page.wait_for_url(demo_site.url + "/dashboard/?page=2")
+        second_page_rows = page.locator("#items-table tbody tr").count()
+        pages["items page 2"] = page.content()
 
         page.click("#refresh-now")
         page.wait_for_selector("ul.messages")
@@ -148,6 +154,9 @@ def test_log_in_with_podio_then_refresh_and_log_out(demo_site):
         logged_out = page.is_visible("#podio-login")
 
     assert "Allow" in pages["consent"]
+    # The seeded app's 40 items, 25 a page, read live from Podio (nothing cached yet).
+    assert (first_page_rows, second_page_rows) == (25, 15)
+    assert "40 items" in items_source and "live" in items_source
     assert name == "Demo User"
     assert mail == "demo@example.com"
     assert status == "active"
