@@ -118,6 +118,8 @@ def _items_context(request: HttpRequest) -> dict[str, Any]:
                 "app_id": app_id,
                 "items_page": page,
                 "item_rows": rows,
+                "items_total": page.paginator.count,
+                "items_pages": page.paginator.num_pages,
                 "items_source": "the local cache (PodioItem)",
             }
         number = max(1, int(request.GET.get("page", 1) or 1))
@@ -144,6 +146,8 @@ def _items_context(request: HttpRequest) -> dict[str, Any]:
             "app_id": app_id,
             "items_page": page,
             "item_rows": rows,
+            "items_total": page.count,
+            "items_pages": page.num_pages,
             "items_source": "Podio, live (nothing cached yet)",
         }
     except (PodioError, ValueError) as error:
