@@ -4,46 +4,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('django_podio', '0001_initial'),
+        ("django_podio", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PodioItemSync',
+            name="PodioItemSync",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('app_id', models.BigIntegerField(unique=True)),
-                ('run_started_at', models.DateTimeField(blank=True, null=True)),
-                ('run_since', models.DateTimeField(blank=True, null=True)),
-                ('cursor_item_id', models.BigIntegerField(blank=True, null=True)),
-                ('cursor_count', models.PositiveIntegerField(default=0)),
-                ('last_run_started_at', models.DateTimeField(blank=True, null=True)),
-                ('last_run_finished_at', models.DateTimeField(blank=True, null=True)),
-                ('last_full_run_finished_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("app_id", models.BigIntegerField(unique=True)),
+                ("run_started_at", models.DateTimeField(blank=True, null=True)),
+                ("run_since", models.DateTimeField(blank=True, null=True)),
+                ("cursor_item_id", models.BigIntegerField(blank=True, null=True)),
+                ("cursor_count", models.PositiveIntegerField(default=0)),
+                ("last_run_started_at", models.DateTimeField(blank=True, null=True)),
+                ("last_run_finished_at", models.DateTimeField(blank=True, null=True)),
+                ("last_full_run_finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'Podio item sync',
+                "verbose_name": "Podio item sync",
             },
         ),
         migrations.CreateModel(
-            name='PodioItem',
+            name="PodioItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('item_id', models.BigIntegerField(unique=True)),
-                ('app_id', models.BigIntegerField()),
-                ('app_item_id', models.BigIntegerField(blank=True, null=True)),
-                ('external_id', models.TextField(blank=True, default='')),
-                ('title', models.TextField(blank=True, default='')),
-                ('revision', models.IntegerField(default=0)),
-                ('last_event_on', models.DateTimeField(blank=True, null=True)),
-                ('data', models.JSONField()),
-                ('fetched_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("item_id", models.BigIntegerField(unique=True)),
+                ("app_id", models.BigIntegerField()),
+                ("app_item_id", models.BigIntegerField(blank=True, null=True)),
+                ("external_id", models.TextField(blank=True, default="")),
+                ("title", models.TextField(blank=True, default="")),
+                ("revision", models.IntegerField(default=0)),
+                ("last_event_on", models.DateTimeField(blank=True, null=True)),
+                ("data", models.JSONField()),
+                ("fetched_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name': 'Podio item',
-                'indexes': [models.Index(fields=['app_id', 'last_event_on'], name='podio_item_app_event'), models.Index(fields=['app_id', 'item_id'], name='podio_item_app_item')],
+                "verbose_name": "Podio item",
+                "indexes": [
+                    models.Index(fields=["app_id", "last_event_on"], name="podio_item_app_event"),
+                    models.Index(fields=["app_id", "item_id"], name="podio_item_app_item"),
+                ],
             },
         ),
     ]
