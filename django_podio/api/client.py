@@ -90,9 +90,7 @@ class PodioClient:
             safe=safe,
             on_unauthorized=self._on_unauthorized,
         )
-        if response.status_code == 204 or not response.content:
-            return None
-        return response.json()
+        return response.podio_data
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params)
@@ -194,7 +192,7 @@ class PodioClient:
             headers=self._auth_headers(),
             safe=True,
         )
-        return response.json()
+        return response.podio_data
 
     def _page_result(self, future: Future[dict[str, Any]], app_id: int, body: dict[str, Any]):
         try:

@@ -78,7 +78,7 @@ def request_token(
             response = transport.send("POST", url, json=body, safe=False)
         else:
             response = transport.send("POST", url, data=body, safe=False)
-        return TokenResponse.from_json(response.json())
+        return TokenResponse.from_json(response.podio_data)
     finally:
         if own:
             transport.close()

@@ -133,9 +133,12 @@ class Transport:
             logger.debug("%s %s -> %s (%.0f ms)", method, path, response.status_code, elapsed)
 
             if response.status_code < 400:
+                # Parsed once here, where a truncated body can still be retried, and kept on
+                # the response: a 500-item page is megabytes, too big to parse twice.
+                response.podio_data = None
                 if response.status_code != 204 and response.content:
                     try:
-                        response.json()
+                        response.podio_data = response.json()
                     except ValueError:
                         if safe and attempt < self.max_retries:
                             attempt += 1
