@@ -7,6 +7,21 @@ import requests
 from django.urls import reverse
 
 
+class Sleeper:
+    """Records the sleeps the client asks for (backoff, 420 waits) instead of sleeping."""
+
+    def __init__(self):
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+@pytest.fixture
+def sleeper():
+    return Sleeper()
+
+
 @pytest.fixture
 def fake(fake_podio):
     """The fake Podio (from our pytest plugin) with one Podio user at the browser."""

@@ -11,21 +11,6 @@ from django_podio.api.client import PodioClient
 from django_podio.conf import AppCredentials
 
 
-class Sleeper:
-    """Records requested sleeps instead of sleeping."""
-
-    def __init__(self):
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
-@pytest.fixture
-def sleeper():
-    return Sleeper()
-
-
 @pytest.fixture
 def creds(fake):
     return AppCredentials(fake.client_id, fake.client_secret)

@@ -20,20 +20,6 @@ from django_podio.models import PodioItem, PodioItemSync
 from django_podio.testing.seed import default_fields
 from django_podio.values import as_text, item_values
 
-
-class Sleeper:
-    def __init__(self):
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
-@pytest.fixture
-def sleeper():
-    return Sleeper()
-
-
 # Paging does not care what is in an item; fewer fields keep the fake (and the suite) fast.
 LIGHT_FIELDS = [f for f in default_fields(0) if f["external_id"] in ("title", "amount", "status")]
 
