@@ -151,3 +151,46 @@ def test_ctrl_c_leaves_no_connection_half_written(fake, django_user_model):
     fake.latency = 0
     report = tokens.refresh_due(within=300, concurrency=2)
     assert report.ok and report.refreshed == 40 - done, report.as_dict()
+
+
+def test_app_auth_hidden_prompt_on_a_terminal(fake):
+    """The app token typed at the prompt is neither echoed nor printed, and is stored."""
+    import pty
+    import select
+    import time
+
+    app = fake.add_app(name="Projects")
+    env = {k: v for k, v in os.environ.items() if k != "PODIO_APP_TOKEN"}
+    env.update(child_env(fake))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its controlling terminal is the pty, as an operator's would be
+        os.chdir(ROOT)
+        os.execvpe(  # noqa: S606 - a fixed argv, no shell
+            sys.executable, [sys.executable, "-m", "django", "podio_app_auth", str(app.app_id)], env
+        )
+    screen = b""
+
+    def read_until(marker: bytes, timeout: float = 30) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + timeout
+        while marker not in screen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                screen += chunk
+
+    read_until(b"(hidden):")
+    assert b"(hidden):" in screen, screen
+    os.write(fd, app.app_token.encode() + b"\n")
+    read_until(b"Stored app authentication")
+    _, status = os.waitpid(pid, 0)
+    read_until(b"\n", timeout=1)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, screen
+    assert b"Stored app authentication" in screen
+    assert app.app_token.encode() not in screen  # not echoed, not printed
+    assert PodioConnection.objects.get(app_id=app.app_id).app_token == app.app_token
