@@ -19,7 +19,7 @@ help:
 	@echo "make venv           create $(VENV) and install django-podio with its test extras"
 	@echo "make test           the whole test suite on SQLite (incl. the Chromium login test)"
 	@echo "make test-postgres  the same on PostgreSQL ($(POSTGRES_URL))"
-	@echo "make lint           ruff check and ruff format --check"
+	@echo "make lint           ruff check, ruff format --check and bandit"
 	@echo "make demo           the example site on http://127.0.0.1:8000 against a fake Podio"
 	@echo "make clean          remove build output, caches and the demo database"
 
