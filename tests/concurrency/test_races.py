@@ -154,43 +154,47 @@ def test_ctrl_c_leaves_no_connection_half_written(fake, django_user_model):
 
 
 def test_app_auth_hidden_prompt_on_a_terminal(fake):
-    """The app token typed at the prompt is neither echoed nor printed, and is stored."""
-    import pty
+    """The app token typed at the prompt is neither echoed nor printed, and is stored.
+
+    util-linux ``script`` gives the command a pseudo-terminal as its controlling terminal, as
+    an operator's shell would (and spares this threaded test process a fork).
+    """
     import select
+    import shlex
     import time
 
     app = fake.add_app(name="Projects")
     env = {k: v for k, v in os.environ.items() if k != "PODIO_APP_TOKEN"}
     env.update(child_env(fake))
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: its controlling terminal is the pty, as an operator's would be
-        os.chdir(ROOT)
-        os.execvpe(  # noqa: S606 - a fixed argv, no shell
-            sys.executable, [sys.executable, "-m", "django", "podio_app_auth", str(app.app_id)], env
-        )
+    command = shlex.join([sys.executable, "-m", "django", "podio_app_auth", str(app.app_id)])
+    child = subprocess.Popen(
+        ["script", "--quiet", "--return", "--command", command, "/dev/null"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     screen = b""
 
     def read_until(marker: bytes, timeout: float = 30) -> None:
         nonlocal screen
         deadline = time.monotonic() + timeout
         while marker not in screen and time.monotonic() < deadline:
-            if select.select([fd], [], [], 0.2)[0]:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    return
+            if select.select([child.stdout], [], [], 0.2)[0]:
+                chunk = os.read(child.stdout.fileno(), 4096)
                 if not chunk:
                     return
                 screen += chunk
 
     read_until(b"(hidden):")
     assert b"(hidden):" in screen, screen
-    os.write(fd, app.app_token.encode() + b"\n")
+    child.stdin.write(app.app_token.encode() + b"\n")
+    child.stdin.flush()
     read_until(b"Stored app authentication")
-    _, status = os.waitpid(pid, 0)
-    read_until(b"\n", timeout=1)
-    os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 0, screen
+    rest, _ = child.communicate(timeout=30)
+    screen += rest
+    assert child.returncode == 0, screen
     assert b"Stored app authentication" in screen
     assert app.app_token.encode() not in screen  # not echoed, not printed
     assert PodioConnection.objects.get(app_id=app.app_id).app_token == app.app_token
