@@ -79,17 +79,7 @@ class PodioItemAdmin(admin.ModelAdmin):
     search_fields = ("title", "external_id", "=item_id")
     date_hierarchy = "last_event_on"
     ordering = ("-item_id",)
-    readonly_fields = (
-        "item_id",
-        "app_id",
-        "app_item_id",
-        "external_id",
-        "title",
-        "revision",
-        "last_event_on",
-        "fetched_at",
-        "data",
-    )
+    readonly_fields = tuple(f.name for f in PodioItem._meta.fields if f.name != "id")
 
     def get_queryset(self, request: Any) -> Any:
         # The list never shows the item JSON: do not load it for every row of a page.

@@ -167,8 +167,11 @@ def test_reprs_hold_no_secret(client, user_token, creds):
 
 
 def test_session_is_reused(client, fake):
+    fake.reset_log()
     for _ in range(5):
         client.get("/user/status")
+    # Keep-alive: all five requests arrived over one TCP connection (one client port).
+    assert len({r.client_address for r in fake.requests_to("/user/status")}) == 1
     assert isinstance(client.session, requests.Session)
 
 
