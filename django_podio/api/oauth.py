@@ -7,6 +7,7 @@ that reached Podio may already have spent the refresh token.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,44 +17,106 @@ from django.utils import timezone
 from .. import conf
 from ..conf import AppCredentials
 from ..exceptions import InvalidGrant, PodioAPIError, PodioConfigurationError, ServerError
+from ..redaction import get_logger
 from .transport import Transport
+
+DEFAULT_EXPIRES_IN = 8 * 60 * 60  # Podio documents 8 hours for an access token
+MAX_EXPIRES_IN = 30 * 24 * 60 * 60  # anything longer is not a lifetime Podio would issue
+
+logger = get_logger("django_podio.api.oauth")
 
 
 @dataclass(frozen=True)
 class TokenResponse:
+    """A token answer, validated: odd fields are repaired, never a reason to drop the pair.
+
+    Podio rotates the refresh token on every refresh, so once it has answered 200 the old
+    one is spent: whatever else is wrong with the answer, the new refresh token must reach the
+    database. ``access_token`` may therefore be empty (the caller stores the refresh token and
+    refreshes again); ``expires_in`` is always a sane number of seconds.
+    """
+
     access_token: str = field(repr=False)
     refresh_token: str = field(repr=False, default="")
-    expires_in: int | None = None
+    expires_in: int = DEFAULT_EXPIRES_IN
     scope: str = ""
     ref_type: str = ""
     ref_id: int | None = None
     token_type: str = "bearer"  # noqa: S105 - the token type name, not a secret
+    problems: tuple[str, ...] = ()
 
-    def expires_at(self, now: datetime | None = None) -> datetime | None:
-        if self.expires_in is None:
-            return None
+    def expires_at(self, now: datetime | None = None) -> datetime:
         return (now or timezone.now()) + timedelta(seconds=self.expires_in)
 
     @classmethod
     def from_json(cls, data: Any) -> TokenResponse:
-        if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
-            raise ServerError(description="token response without an access_token")
-        ref = data.get("ref") if isinstance(data.get("ref"), dict) else {}
-        expires_in = data.get("expires_in")
-        try:
-            ref_id = int(ref["id"]) if ref.get("id") is not None else None
-            expires_in = int(expires_in) if expires_in is not None else None
-        except (TypeError, ValueError):
-            raise ServerError(description="token response with malformed fields") from None
-        return cls(
-            access_token=data["access_token"],
-            refresh_token=data.get("refresh_token") or "",
-            expires_in=expires_in,
-            scope=str(data.get("scope") or ""),
-            ref_type=str(ref.get("type") or ""),
-            ref_id=ref_id,
-            token_type=str(data.get("token_type") or "bearer"),
+        if not isinstance(data, dict):
+            raise ServerError(description="token response is not a JSON object")
+        access, refresh = (
+            _token_text(data.get("access_token")),
+            _token_text(data.get("refresh_token")),
         )
+        if not access and not refresh:
+            raise ServerError(description="token response without an access or refresh token")
+        problems: list[str] = []
+        if not access:
+            problems.append("no access_token")
+        expires_in = _lifetime(data.get("expires_in"))
+        if expires_in is None:
+            problems.append("missing or invalid expires_in")
+            expires_in = DEFAULT_EXPIRES_IN
+        ref = data.get("ref") if isinstance(data.get("ref"), dict) else {}
+        ref_id = _positive_int(ref.get("id"))
+        if ref.get("id") is not None and ref_id is None:
+            problems.append("invalid ref.id")
+        if problems:
+            # The field names only: the values may be anything Podio sent, tokens included.
+            logger.warning("Podio's token answer was odd (%s); kept it", ", ".join(problems))
+        return cls(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=expires_in,
+            scope=_plain_text(data.get("scope")),
+            ref_type=_plain_text(ref.get("type")),
+            ref_id=ref_id,
+            token_type=_plain_text(data.get("token_type")) or "bearer",
+            problems=tuple(problems),
+        )
+
+
+def _token_text(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, int):
+        return str(value)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _plain_text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _positive_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if number > 0 else None
+
+
+def _lifetime(value: Any) -> int | None:
+    """Seconds from ``expires_in``, or ``None`` for anything Podio would not mean."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(seconds) or not 1 <= seconds <= MAX_EXPIRES_IN:
+        return None
+    return int(seconds)
 
 
 def request_token(
@@ -84,10 +147,14 @@ def request_token(
             transport.close()
 
 
-def exchange_code(code: str, redirect_uri: str, **kwargs: Any) -> TokenResponse:
-    return request_token(
-        "authorization_code", {"code": code, "redirect_uri": redirect_uri}, **kwargs
-    )
+def exchange_code(
+    code: str, redirect_uri: str, *, code_verifier: str | None = None, **kwargs: Any
+) -> TokenResponse:
+    """The authorization code grant; ``code_verifier`` completes PKCE when the login used it."""
+    params = {"code": code, "redirect_uri": redirect_uri}
+    if code_verifier:
+        params["code_verifier"] = code_verifier
+    return request_token("authorization_code", params, **kwargs)
 
 
 def refresh(refresh_token: str, **kwargs: Any) -> TokenResponse:
