@@ -16,6 +16,7 @@ def get_client(
     *,
     app_id: int | None = None,
     connection: PodioConnection | None = None,
+    podio_user_id: int | None = None,
     **client_options: Any,
 ) -> PodioClient:
     """A :class:`~django_podio.api.client.PodioClient` for a user, an app or a connection.
@@ -24,7 +25,13 @@ def get_client(
     """
     from .tokens import get_client as _get_client
 
-    return _get_client(user, app_id=app_id, connection=connection, **client_options)
+    return _get_client(
+        user,
+        app_id=app_id,
+        connection=connection,
+        podio_user_id=podio_user_id,
+        **client_options,
+    )
 
 
 __all__ = ["__version__", "get_client"]

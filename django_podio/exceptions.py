@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 
 
-class PodioError(Exception):
+class DjangoPodioError(Exception):
+    """Base class of every exception this package raises (configuration errors aside)."""
+
+
+class PodioError(DjangoPodioError):
     """Base class of everything that can go wrong talking to Podio."""
 
 
@@ -100,5 +104,16 @@ class PodioConfigurationError(ImproperlyConfigured):
     """The host project's configuration is wrong; deliberately not a ``PodioError``."""
 
 
-class DecryptionError(PodioError):
-    """Stored ciphertext cannot be read with the configured ``FIELD_ENCRYPTION_KEY``."""
+class DecryptionError(DjangoPodioError):
+    """Stored ciphertext cannot be read with the configured ``FIELD_ENCRYPTION_KEY``.
+
+    A local fault (a key dropped too early), not a failure talking to Podio: nothing was sent.
+    """
+
+
+class ConnectionNotFound(DjangoPodioError, ObjectDoesNotExist):
+    """No Podio connection for this user, app or Podio user id (an anonymous user has none).
+
+    Also an ``ObjectDoesNotExist``, so ``except ObjectDoesNotExist`` and Django's
+    ``get_object_or_404``-style handling keep working.
+    """
