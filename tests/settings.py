@@ -1,6 +1,7 @@
 """Settings for the test suite: SQLite by default, PostgreSQL with DATABASE_URL=postgres://…"""
 
 import os
+import tempfile
 from urllib.parse import unquote, urlsplit
 
 SECRET_KEY = "tests-only-not-secret"
@@ -13,10 +14,21 @@ FIELD_ENCRYPTION_KEY = "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleSE="
 
 def _database(url: str) -> dict:
     if not url:
+        # A file database, as users run SQLite (an in-memory one hides locking: one writer at a
+        # time, readers blocking commits without WAL). Child processes of the concurrency
+        # tests get the parent's test database file as SQLITE_PATH.
+        default_test_file = os.path.join(
+            tempfile.gettempdir(), f"django_podio_tests_{os.getpid()}.sqlite3"
+        )
         return {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": ":memory:",
-            "TEST": {"NAME": os.environ.get("SQLITE_TEST_NAME", "")},
+            "NAME": os.environ.get("SQLITE_PATH") or default_test_file,
+            "TEST": {"NAME": os.environ.get("SQLITE_TEST_NAME") or default_test_file},
+            # What the docs tell every SQLite user to set (check django_podio.W004).
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "timeout": 20,
+            },
         }
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):

@@ -2,9 +2,12 @@ from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
 
+from . import views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("podio/", include("django_podio.urls")),
+    path("test/refresh-then-fail/", views.refresh_then_fail),
     path("", lambda request: HttpResponse(f"home {request.user}")),
 ]

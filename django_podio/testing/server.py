@@ -317,6 +317,9 @@ class FakePodio(PodioState):
         self.host = host
         self._port = port
         self.latency = 0.0
+        #: ``callable(body) -> body`` applied to every 200 answer of the token endpoint, for
+        #: tests of what a client does with odd fields (the tokens issued are still live).
+        self.token_answer: Callable[[dict[str, Any]], Any] | None = None
         self.timeout_fault_seconds = 5.0
         self.faults = FaultInjector(seed)
         self._server: _Server | None = None
@@ -565,6 +568,8 @@ wants to access your Podio account.</p>
         except ApiError as error:
             error.headers = {**headers, **error.headers}
             raise
+        if self.token_answer is not None:  # a test reshaping Podio's 200 body (odd fields)
+            payload = self.token_answer(dict(payload))
         return json_response(200, payload, headers)
 
     # ------------------------------------------------------------------ API endpoints
