@@ -10,9 +10,11 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from django_podio.management.base import PodioCommand, add_json_argument, plural
 from django_podio.models import PodioConnection
 
 from .conftest import login_with_podio
@@ -135,3 +137,78 @@ def test_app_auth_without_token_or_terminal_fails_clearly(fake, monkeypatch):
     )
     assert result.returncode == 1
     assert "PODIO_APP_TOKEN" in result.stderr
+
+
+# The shared base (django_podio.management.base) ---------------------------------------------
+
+
+class Sample(PodioCommand):
+    """A command built on the base, as every podio_* command is."""
+
+    help = "A sample command."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--outcome", default="ok", help="ok, fail or misconfigured.")
+
+    def handle(self, *args, **options):
+        if options["outcome"] == "misconfigured":
+            raise ImproperlyConfigured("No Podio app is configured.")
+        self.detail("one unit done")
+        ok = options["outcome"] == "ok"
+        self.finish({"done": 1, "ok": ok}, "1 done", ok=ok, error="it failed")
+
+
+class Grouped(PodioCommand):
+    """A command with subcommands (as podio_hooks has)."""
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        for name in ("list", "sync"):
+            add_json_argument(sub.add_parser(name, help=f"{name} things."), subcommand=True)
+
+    def handle(self, *args, **options):
+        self.finish({"action": options["action"]}, f"{options['action']} done")
+
+
+def sample(*args: str, command: type[PodioCommand] = Sample) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(command(), *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_base_summary_json_and_verbosity():
+    assert sample() == ("1 done\n", "")
+    assert sample("-v0") == ("", "")
+    assert sample("-v2") == ("one unit done\n1 done\n", "")
+    assert json.loads(sample("--json")[0]) == {"done": 1, "ok": True}
+    assert json.loads(sample("--json", "-v0")[0]) == {"done": 1, "ok": True}
+
+
+def test_base_failure_is_a_command_error_after_the_json_report():
+    out = StringIO()
+    with pytest.raises(CommandError, match="it failed") as info:
+        call_command(Sample(), "--outcome", "fail", "--json", stdout=out, stderr=StringIO())
+    assert info.value.returncode == 1
+    assert json.loads(out.getvalue()) == {"done": 1, "ok": False}
+
+
+def test_base_configuration_error_is_a_command_error_not_a_traceback():
+    with pytest.raises(CommandError, match="No Podio app is configured"):
+        sample("--outcome", "misconfigured", "--skip-checks")
+
+
+def test_base_json_with_subcommands_before_or_after():
+    assert json.loads(sample("list", "--json", command=Grouped)[0]) == {"action": "list"}
+    assert json.loads(sample("--json", "sync", command=Grouped)[0]) == {"action": "sync"}
+    assert sample("sync", command=Grouped)[0] == "sync done\n"
+
+
+def test_plural():
+    assert [plural(n, "request") for n in (0, 1, 2, 1500)] == [
+        "0 requests",
+        "1 request",
+        "2 requests",
+        "1,500 requests",
+    ]
+    assert plural(1, "entry", "entries") == "1 entry"
+    assert plural(2, "entry", "entries") == "2 entries"
