@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from io import StringIO
 
 import pytest
@@ -82,7 +83,7 @@ def test_since_with_store(fake, app, app_connection):
     item_id = min(fake.apps[app.app_id].items)
     fake.update_item(item_id, {"title": "renamed"})
     out, _ = run(str(app.app_id), "--app", "--store", "--since", "last")
-    assert "1 items fetched (since" in out and "1 updated" in out
+    assert "1 item fetched (since" in out and "1 updated" in out
     assert PodioItem.objects.get(item_id=item_id).title == "renamed"
 
 
@@ -129,3 +130,52 @@ def test_missing_connection_or_user(app):
         run(str(app.app_id), "--app")
     with pytest.raises(CommandError, match="No user"):
         run(str(app.app_id), "--user", "nobody")
+
+
+def test_quiet_prints_items_only(fake, app_connection):
+    err = Terminal()
+    out, _ = run(str(app_connection.app_id), "--app", "-v0", stderr=err)
+    assert len(out.splitlines()) == 45
+    assert err.getvalue() == ""  # no summary, no progress even on a terminal
+
+
+def test_quiet_store_prints_nothing(fake, app_connection):
+    assert run(str(app_connection.app_id), "--app", "--store", "-v0") == ("", "")
+    assert PodioItem.objects.count() == 45
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(fake, app_connection):
+    out, err = run(str(app_connection.app_id), "--app", "--store")
+    assert err == "" and "45 items fetched" in out
+
+
+def test_json_report_goes_to_stderr_when_stdout_carries_items(fake, app_connection):
+    out, err = run(str(app_connection.app_id), "--app", "--json")
+    assert len(out.splitlines()) == 45
+    report = json.loads(err)
+    assert report["fetched"] == 45 and report["ok"] is True and report["requests"] == 3
+
+
+def test_json_report_on_stdout_with_store(fake, app_connection):
+    out, err = run(str(app_connection.app_id), "--app", "--store", "--json")
+    report = json.loads(out)
+    assert err == "" and report["created"] == 45 and report["mode"] == "full"
+
+
+def test_json_report_on_failure_then_command_error(fake, app, app_connection, podio_settings):
+    podio_settings(MAX_RETRIES=0)
+    fake.add_fault("503", path=f"/item/app/{app.app_id}/filter", count=3)
+    out = StringIO()
+    with pytest.raises(CommandError, match="503"):
+        call_command("podio_fetch_items", str(app.app_id), "--app", "--store", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["ok"] is False and "503" in report["error"]
+
+
+def test_summary_wording(fake, app, app_connection):
+    run(str(app.app_id), "--app", "--store")
+    fake.advance(3600)
+    fake.update_item(min(fake.apps[app.app_id].items), {"title": "renamed"})
+    out, _ = run(str(app.app_id), "--app", "--store", "--since", "last")
+    assert re.search(r"app \d+: 1 item fetched \(since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)", out)
+    assert "since since" not in out and ", 1 request;" in out

@@ -7,20 +7,26 @@ import os
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from ... import tokens
 from ...exceptions import InvalidGrant, PodioError
+from ..base import PodioCommand
 
 
-class Command(BaseCommand):
+class Command(PodioCommand):
     help = (
         "Verify an app's id and app token with Podio and store them encrypted. The app token "
         "is read from $PODIO_APP_TOKEN or a hidden prompt, never from the command line."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("app_id", type=int, help="The Podio app id (app settings, Developer).")
+        parser.add_argument(
+            "app_id",
+            type=int,
+            metavar="APP_ID",
+            help="The Podio app id (in the app's settings, under Developer).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         app_id = options["app_id"]
@@ -37,9 +43,14 @@ class Command(BaseCommand):
             raise CommandError(f"Podio refused the app id {app_id} with that app token.")
         except PodioError as error:
             raise CommandError(f"Could not verify the app token with Podio: {error}")
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Stored app authentication for Podio app {app_id} (connection {connection.pk}); "
-                f"token valid until {connection.expires_at:%Y-%m-%d %H:%M} UTC."
-            )
+        expires_at = connection.expires_at
+        self.finish(
+            {
+                "app_id": app_id,
+                "connection": connection.pk,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+                "ok": True,
+            },
+            f"Stored app authentication for Podio app {app_id} (connection {connection.pk})"
+            + (f"; token valid until {expires_at:%Y-%m-%d %H:%M} UTC." if expires_at else "."),
         )

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import Any
+from typing import IO, Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.management.base import CommandError, CommandParser
 
 from ... import items, tokens
-from ...exceptions import PodioError
-from ...models import PodioConnection
+from ..base import PodioCommand, plural
 
 
-class Command(BaseCommand):
+class Command(PodioCommand):
     help = (
         "Fetch every item of a Podio app (or those edited since a time) as JSON lines or CSV, "
         "to stdout or a file, and/or upsert them into the PodioItem cache. Exits 1 on failure."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("app_id", type=int, metavar="APP_ID")
+        parser.add_argument(
+            "app_id",
+            type=int,
+            metavar="APP_ID",
+            help="The Podio app whose items to fetch (its id, from the app's Developer page).",
+        )
         who = parser.add_mutually_exclusive_group(required=True)
         who.add_argument("--user", metavar="USERNAME", help="Use this user's Podio connection.")
         who.add_argument(
@@ -35,7 +39,13 @@ class Command(BaseCommand):
             help="Write items to FILE (renamed into place when complete); '-' for stdout. "
             "Default: stdout, unless --store is given.",
         )
-        parser.add_argument("--format", choices=items.FORMATS, default="jsonl")
+        parser.add_argument(
+            "--format",
+            choices=items.FORMATS,
+            default="jsonl",
+            help="jsonl: one item a line, exactly as Podio returns it (default); csv: one row "
+            "an item, one column per field.",
+        )
         parser.add_argument(
             "--since",
             metavar="DATETIME",
@@ -72,10 +82,11 @@ class Command(BaseCommand):
                 raise CommandError(str(error)) from None
         to_stdout = output == "-" or (output is None and not store)
         target: Any = self.stdout if to_stdout else output
-        # stdout carries nothing but items when they go there.
+        # stdout carries nothing but items when they go there: the report goes to stderr.
         report_to = self.stderr if to_stdout else self.stdout
         client = self._client(options)
-        progress = _Progress(self.stderr) if _is_terminal(self.stderr) else None
+        terminal = self.progress_stream()
+        progress = _Progress(terminal) if terminal else None
         try:
             report = items.fetch_items(
                 client,
@@ -97,40 +108,58 @@ class Command(BaseCommand):
             client.close()
             if progress:
                 progress.done()
-        if report.ok:
-            report_to.write(self.style.SUCCESS(report.summary()))
-            return
-        report_to.write(self.style.ERROR(report.summary()))
-        raise CommandError(f"Fetching the items of app {app_id} failed: {report.error}")
+        self.finish(
+            report.as_dict(),
+            summary(report),
+            ok=report.ok,
+            error=f"Fetching the items of app {app_id} failed: {report.error}",
+            stream=report_to,
+        )
 
     def _client(self, options: dict[str, Any]) -> Any:
+        User = get_user_model()
         try:
             if options["app"]:
                 return tokens.get_client(app_id=options["app_id"])
-            User = get_user_model()
             user = User._default_manager.get_by_natural_key(options["user"])
             return tokens.get_client(user)
-        except get_user_model().DoesNotExist:
+        except User.DoesNotExist:
             raise CommandError(f"No user {options['user']!r}") from None
-        except PodioConnection.DoesNotExist:
+        except ObjectDoesNotExist:
             who = f"app {options['app_id']}" if options["app"] else repr(options["user"])
             hint = " (store one with podio_app_auth)" if options["app"] else ""
             raise CommandError(f"No Podio connection for {who}{hint}") from None
-        except PodioError as error:
-            raise CommandError(str(error)) from None
 
 
-def _is_terminal(wrapper: Any) -> bool:
-    stream = getattr(wrapper, "_out", wrapper)
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+def summary(report: items.FetchReport) -> str:
+    """One line an operator reads: counts, speed, requests, then what happened to the data."""
+    rate = report.fetched / report.elapsed if report.elapsed > 0 else 0.0
+    scope = f"since {report.since} UTC" if report.since else "full"
+    parts = [
+        f"app {report.app_id}: {plural(report.fetched, 'item')} fetched ({scope}) in "
+        f"{report.elapsed:.1f}s, {rate:,.0f}/s, {plural(report.requests, 'request')}"
+    ]
+    if report.resumed_after is not None:
+        parts.append(f"resumed after item {report.resumed_after}")
+    if report.output:
+        parts.append(f"{report.written:,} written to {report.output}")
+    if report.created or report.updated or report.unchanged or report.deleted:
+        parts.append(
+            f"cache: {report.created:,} created, {report.updated:,} updated, "
+            f"{report.unchanged:,} unchanged, {report.deleted:,} deleted"
+        )
+    if report.deletion_pass:
+        parts.append("full pass run to find deletions")
+    if report.error:
+        parts.append(f"FAILED: {report.error}")
+    return "; ".join(parts)
 
 
 class _Progress:
     """``done/total items, rate, time left`` on one rewritten terminal line, 5 times a second."""
 
-    def __init__(self, stderr: Any) -> None:
-        self.out = getattr(stderr, "_out", sys.stderr)
+    def __init__(self, terminal: IO[str]) -> None:
+        self.out = terminal
         self.started = time.monotonic()
         self.shown = 0.0
         self.line = ""

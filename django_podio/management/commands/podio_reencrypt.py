@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
 from ... import tokens
+from ..base import PodioCommand, plural
 
 
-class Command(BaseCommand):
+class Command(PodioCommand):
     help = (
         "Re-encrypt every stored Podio secret under the first key of FIELD_ENCRYPTION_KEY. "
         "Writes nothing when any value cannot be decrypted."
@@ -24,12 +26,13 @@ class Command(BaseCommand):
         report = tokens.reencrypt_all(dry_run=options["dry_run"])
         verb = "would be re-encrypted" if report.dry_run else "re-encrypted"
         summary = (
-            f"{report.current} value(s) already current, {report.reencrypted} {verb}, "
+            f"{plural(report.current, 'value')} already current, {report.reencrypted} {verb}, "
             f"{report.undecryptable} undecryptable"
         )
-        if not report.ok:
-            raise CommandError(
-                f"{summary}. Nothing was written: put the key these values were encrypted "
-                "with back into FIELD_ENCRYPTION_KEY (after the new key) and run again."
-            )
-        self.stdout.write(self.style.SUCCESS(summary))
+        self.finish(
+            {**asdict(report), "ok": report.ok},
+            summary,
+            ok=report.ok,
+            error=f"{summary}. Nothing was written: put the key these values were encrypted "
+            "with back into FIELD_ENCRYPTION_KEY (after the new key) and run again.",
+        )

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from ... import conf, tokens
+from ..base import PodioCommand, plural
 
 
-class Command(BaseCommand):
+class Command(PodioCommand):
     help = (
         "Refresh the Podio tokens of every active connection that expires within the window. "
         "Safe to run on several hosts at once; exits 1 when any refresh failed."
@@ -34,7 +34,6 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="List what would be refreshed; change nothing."
         )
-        parser.add_argument("--json", action="store_true", help="Print a JSON report.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         within = conf.get("REFRESH_MARGIN") if options["within"] is None else options["within"]
@@ -46,37 +45,38 @@ class Command(BaseCommand):
         if within < 0 or concurrency < 1:
             raise CommandError("--within must be >= 0 and --concurrency >= 1")
         if options["dry_run"]:
-            self._dry_run(within, options["json"])
+            self._dry_run(within)
             return
 
         def progress(pk: int, result: tokens.RefreshResult) -> None:
-            if options["verbosity"] >= 2 and not options["json"]:
-                self.stdout.write(f"connection {pk}: {result.outcome.value}")
+            self.detail(f"connection {pk}: {result.outcome.value}")
 
         try:
             report = tokens.refresh_due(within=within, concurrency=concurrency, on_result=progress)
         except KeyboardInterrupt:
             self.stderr.write("Interrupted: refreshes in flight were completed, none half-written.")
             raise
-        if options["json"]:
-            self.stdout.write(json.dumps(report.as_dict(), indent=2))
-        else:
+        if not self.quiet:
             for failure in report.failures:
                 self.stderr.write(
                     f"connection {failure['connection']}: {failure['outcome']}: {failure['error']}"
                 )
-            style = self.style.SUCCESS if report.ok else self.style.ERROR
-            self.stdout.write(
-                style(
-                    f"{report.refreshed} refreshed, {report.skipped} skipped, "
-                    f"{report.failed + report.reauth_required} failed "
-                    f"({report.reauth_required} need reauthorization)"
-                )
-            )
-        if not report.ok:
-            raise SystemExit(1)
+        failed = report.failed + report.reauth_required
+        summary = (
+            f"{report.refreshed} refreshed, {report.skipped} skipped, {failed} failed "
+            f"({report.reauth_required} need{'s' if report.reauth_required == 1 else ''} "
+            "reauthorization)"
+        )
+        error = ""
+        if failed:
+            pks = ", ".join(str(f["connection"]) for f in report.failures[:10])
+            more = " …" if len(report.failures) > 10 else ""
+            error = f"{plural(failed, 'refresh', 'refreshes')} failed (connection {pks}{more})"
+        elif report.interrupted:
+            error = "Interrupted before every due connection was refreshed"
+        self.finish({**report.as_dict(), "ok": report.ok}, summary, ok=report.ok, error=error)
 
-    def _dry_run(self, within: int, as_json: bool) -> None:
+    def _dry_run(self, within: int) -> None:
         rows = tokens.due_connections(within).values_list(
             "pk", "kind", "user_id", "app_id", "expires_at"
         )
@@ -90,12 +90,13 @@ class Command(BaseCommand):
             }
             for pk, kind, user, app, expires in rows.iterator()
         ]
-        if as_json:
-            self.stdout.write(json.dumps({"dry_run": True, "due": due}, indent=2))
-            return
-        for row in due:
-            self.stdout.write(
-                f"would refresh connection {row['connection']} ({row['kind']}), "
-                f"expires {row['expires_at']}"
-            )
-        self.stdout.write(f"{len(due)} connection(s) due within {within}s (dry run)")
+        if not self.quiet:
+            for row in due:
+                self.stdout.write(
+                    f"would refresh connection {row['connection']} ({row['kind']}), "
+                    f"expires {row['expires_at']}"
+                )
+        self.finish(
+            {"dry_run": True, "within": within, "due": due},
+            f"{plural(len(due), 'connection')} due within {within}s (dry run)",
+        )
