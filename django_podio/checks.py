@@ -1,25 +1,42 @@
 """System checks (``django_podio.E00N`` / ``W00N``), each with a hint saying what to change.
 
-``FIELD_ENCRYPTION_KEY`` itself is validated by django-encrypted-model-fields at import time
-(it raises ``ImproperlyConfigured`` before any check can run); the checks here cover what can
-be checked afterwards, including a database check (``manage.py check --database default``)
-that proves the stored tokens can be read with the configured keys.
+What blocks and what does not, as Django itself decides: an Error stops every command that
+runs checks, so only configuration that makes the package unusable *and* can be fixed
+without running those commands is an Error. The Podio app may be configured as a
+``SocialApp`` row through the admin, which needs ``migrate``, ``createsuperuser`` and
+``runserver`` first: "no Podio app configured" is therefore a Warning (W005; it was E005).
+
+Checks that query the database are tagged ``database`` (``Tags.database``): Django runs them
+for ``manage.py check --database default`` and ``migrate`` only, so a plain ``check`` (and
+``runserver``, ``createsuperuser``) never touches the database.
+
+``FIELD_ENCRYPTION_KEY`` is read when a secret is first read or written, not at import, so a
+missing or malformed key is check E008 instead of an import-time crash of every command.
 """
 
 from __future__ import annotations
 
+import re
+from importlib import import_module
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
-from django.db import DatabaseError
+from django.db import DatabaseError, router
 
-from . import conf
+from . import conf, fields
 
 ALLAUTH_APPS = ("allauth", "allauth.account", "allauth.socialaccount")
 MIDDLEWARE = "allauth.account.middleware.AccountMiddleware"
 SAMPLE_SIZE = 20
+SQLITE_MIN_TIMEOUT = 5
+SQLITE_OPTIONS = '{"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}'
+_WAL = re.compile(r"journal_mode\s*=\s*['\"]?wal\b", re.IGNORECASE)
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
 
 
 @register()
@@ -135,27 +152,38 @@ def check_allauth(app_configs: Any = None, **kwargs: Any) -> list:
                 id="django_podio.W001",
             )
         )
-    if not missing:
-        messages.extend(_check_app_configured())
     return messages
 
 
-def _check_app_configured() -> list:
+@register(Tags.database)
+def check_app_configured(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list:
+    """Whether exactly one Podio app is configured, in settings or as a ``SocialApp`` row.
+
+    A Warning, not an Error, when there is none: the admin route (a ``SocialApp`` row) needs
+    ``migrate`` and ``runserver`` to work first. Login fails with ``PodioConfigurationError``
+    until an app exists.
+    """
+    if not databases or not apps.is_installed("allauth.socialaccount"):
+        return []
+    from allauth.socialaccount.models import SocialApp
+
+    alias = router.db_for_read(SocialApp)
+    if alias not in databases:
+        return []
     provider = getattr(settings, "SOCIALACCOUNT_PROVIDERS", {}).get(conf.PROVIDER_ID, {})
     in_settings = int(bool(provider.get("APP"))) + len(provider.get("APPS", []) or [])
     try:
-        from allauth.socialaccount.models import SocialApp
-
-        in_db = SocialApp.objects.filter(provider=conf.PROVIDER_ID).count()
+        in_db = SocialApp.objects.using(alias).filter(provider=conf.PROVIDER_ID).count()
     except DatabaseError:
-        in_db = 0  # before migrate: the database part is checked once tables exist
+        return []  # before the first migrate: checked once the tables exist
     if in_settings + in_db == 0:
         return [
-            Error(
-                "No Podio app is configured.",
-                hint="Set SOCIALACCOUNT_PROVIDERS = {'podio': {'APP': {'client_id': ..., "
-                "'secret': ...}}} from the environment, or add a SocialApp for provider 'podio'.",
-                id="django_podio.E005",
+            Warning(
+                "No Podio app is configured: logging in with Podio fails until one is.",
+                hint="Add a SocialApp for provider 'podio' in the admin (Social applications), "
+                "or set SOCIALACCOUNT_PROVIDERS = {'podio': {'APP': {'client_id': ..., "
+                "'secret': ...}}} from the environment.",
+                id="django_podio.W005",
             )
         ]
     if in_settings and in_db:
@@ -170,57 +198,95 @@ def _check_app_configured() -> list:
     return []
 
 
+@register()
+def check_encryption_key(app_configs: Any = None, **kwargs: Any) -> list:
+    problem = fields.key_problem()
+    if problem:
+        return [Error(problem, hint=fields.KEY_HINT, id="django_podio.E008")]
+    return []
+
+
+@register()
+def check_sqlite(app_configs: Any = None, **kwargs: Any) -> list:
+    """A file SQLite database needs WAL and a busy timeout for refreshes from many processes.
+
+    The refresh takes SQLite's write lock before asking Podio; without a busy timeout a second
+    process fails at once with "database is locked", and without WAL readers wait on writers.
+    Reads settings only (no query).
+    """
+    messages: list = []
+    for alias, database in settings.DATABASES.items():
+        if not _is_sqlite(database.get("ENGINE", "")) or _in_memory(database.get("NAME")):
+            continue
+        options = database.get("OPTIONS") or {}
+        missing = []
+        if not _WAL.search(str(options.get("init_command") or "")):
+            missing.append("WAL journal mode (init_command)")
+        timeout = options.get("timeout")
+        if (
+            not isinstance(timeout, (int, float))
+            or isinstance(timeout, bool)
+            or timeout < SQLITE_MIN_TIMEOUT
+        ):
+            missing.append(f"a busy timeout of at least {SQLITE_MIN_TIMEOUT} s (timeout)")
+        if missing:
+            messages.append(
+                Warning(
+                    f"SQLite database {alias!r} lacks " + " and ".join(missing) + ": token "
+                    "refreshes from several processes (web workers, cron) then fail with "
+                    "'database is locked'.",
+                    hint=f'Set DATABASES["{alias}"]["OPTIONS"] = {SQLITE_OPTIONS} (keep any '
+                    "other options you have).",
+                    id="django_podio.W004",
+                )
+            )
+    return messages
+
+
+def _is_sqlite(engine: str) -> bool:
+    try:
+        return import_module(f"{engine}.base").DatabaseWrapper.vendor == "sqlite"
+    except Exception:  # an engine that cannot load is Django's own error to report
+        return "sqlite" in engine
+
+
+def _in_memory(name: Any) -> bool:
+    text = str(name or "")
+    return text in ("", ":memory:") or "mode=memory" in text
+
+
 @register(Tags.database)
 def check_encrypted_data(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list:
-    """Decrypt a sample of stored secrets: a wrong key fails here, not at the next API call."""
-    if not databases:
-        return []
-    from django.db.models import TextField
-    from django.db.models.functions import Cast
-
-    from . import fields
+    """Read a sample of stored secrets: a wrong key fails here, not at the next API call."""
+    if not databases or fields.key_problem():
+        return []  # no key to try (E008 says why)
+    from .census import take_census
     from .models import PodioConnection
 
     messages: list = []
     for alias in databases:
-        unreadable = old_key = 0
         try:
-            rows = (
-                PodioConnection.objects.using(alias)
-                .annotate(
-                    raw_access=Cast("access_token", TextField()),
-                    raw_refresh=Cast("refresh_token", TextField()),
-                    raw_app=Cast("app_token", TextField()),
-                )
-                .order_by("-updated_at")
-                .values_list("raw_access", "raw_refresh", "raw_app")[:SAMPLE_SIZE]
-            )
-            for row in rows:
-                for value in row:
-                    if value is None:
-                        continue
-                    index = fields.key_index(value)
-                    if index is None:
-                        unreadable += 1
-                    elif index > 0:
-                        old_key += 1
+            census = take_census(PodioConnection.objects.using(alias), limit=SAMPLE_SIZE)
         except DatabaseError:
-            continue
-        if unreadable:
+            continue  # before migrate
+        if census.undecryptable:
+            n = census.undecryptable
             messages.append(
                 Error(
-                    f"{unreadable} stored Podio secret(s) in database {alias!r} cannot be "
-                    "decrypted with FIELD_ENCRYPTION_KEY.",
+                    f"{n} stored Podio secret{_s(n)} in database {alias!r} cannot be decrypted "
+                    "with FIELD_ENCRYPTION_KEY.",
                     hint="Restore the key they were written with (put it after the new key in the "
                     "FIELD_ENCRYPTION_KEY list), then run manage.py podio_reencrypt.",
                     id="django_podio.E007",
                 )
             )
-        elif old_key:
+        elif census.stale:
+            n = census.stale
             messages.append(
                 Warning(
-                    f"{old_key} stored Podio secret(s) in database {alias!r} are encrypted with an "
-                    "older key of FIELD_ENCRYPTION_KEY: key rotation is pending.",
+                    f"{n} stored Podio secret{_s(n)} in database {alias!r} "
+                    f"{'is' if n == 1 else 'are'} encrypted with an older key of "
+                    "FIELD_ENCRYPTION_KEY: key rotation is pending.",
                     hint="Run manage.py podio_reencrypt, then drop the old key.",
                     id="django_podio.W003",
                 )

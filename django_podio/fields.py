@@ -1,48 +1,101 @@
 """Encrypted model fields that cannot lie.
 
-Built on django-encrypted-model-fields (its key parsing and Fernet encryption), fixing the
-defects verified in ``shared/notes/encrypted-fields.md``:
+The key setting is django-encrypted-model-fields' ``FIELD_ENCRYPTION_KEY`` (one Fernet key,
+or a list ``[new, old, …]`` while rotating) and the cipher its Fernet/MultiFernet; the fields
+fix the defects verified in ``shared/notes/encrypted-fields.md``:
 
+* the key is read when a secret is first read or written, not at import: that package builds
+  its crypter when its ``fields`` module is imported, so importing it would make every
+  ``manage.py`` command (``help``, ``collectstatic`` in a Docker build stage) crash without a
+  key. A missing or malformed key is system check ``django_podio.E008`` and an
+  ``ImproperlyConfigured`` at first use; rotation and ``override_settings`` behave;
 * unreadable ciphertext raises :class:`DecryptionError` instead of being returned as if it
   were the token (which would later be sent to Podio, or encrypted a second time on save);
 * writes through expressions (``bulk_update()``, ``update(f=Value(...))``) store the
   encrypted value rather than the encrypted text of the expression's ``repr``;
-* the keys are read from settings when used, not frozen at import, so rotation and
-  ``override_settings`` behave;
 * lookups other than ``isnull`` are refused: ciphertext is randomised, so ``filter(token=x)``
   could only ever match nothing, silently.
 """
 
 from __future__ import annotations
 
+import binascii
 from functools import lru_cache
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import Value
-from encrypted_model_fields import fields as emf
 
 from .exceptions import DecryptionError
 
+KEY_HINT = (
+    'Make a key with: python -c "from cryptography.fernet import Fernet; '
+    'print(Fernet.generate_key().decode())" and set FIELD_ENCRYPTION_KEY from the environment '
+    "(a list [new, old] while rotating keys)."
+)
 
-def _configured_keys() -> tuple[str, ...]:
+
+def key_problem() -> str | None:
+    """What is wrong with ``FIELD_ENCRYPTION_KEY`` (never quoting a key), or None.
+
+    Shared by system check E008 and the first read or write of a secret.
+    """
+    if not hasattr(settings, "FIELD_ENCRYPTION_KEY"):
+        return "FIELD_ENCRYPTION_KEY is not set."
+    keys = settings.FIELD_ENCRYPTION_KEY
+    if isinstance(keys, (list, tuple)):
+        if not keys:
+            return "FIELD_ENCRYPTION_KEY is an empty list."
+        for position, key in enumerate(keys, start=1):
+            if not _is_fernet_key(key):
+                return (
+                    f"FIELD_ENCRYPTION_KEY[{position - 1}] (key {position} of {len(keys)}) is not "
+                    "a Fernet key (32 url-safe base64-encoded bytes)."
+                )
+        return None
+    if keys is None or keys == "" or keys == b"":
+        return "FIELD_ENCRYPTION_KEY is empty."
+    if not _is_fernet_key(keys):
+        return "FIELD_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64-encoded bytes)."
+    return None
+
+
+def _is_fernet_key(key: Any) -> bool:
+    if not isinstance(key, (str, bytes)):
+        return False
+    try:
+        Fernet(key)
+    except (ValueError, TypeError, binascii.Error):
+        return False
+    return True
+
+
+def _configured_keys() -> tuple[str | bytes, ...]:
     keys = getattr(settings, "FIELD_ENCRYPTION_KEY", None)
     if isinstance(keys, (list, tuple)):
-        return tuple(str(k) for k in keys)
-    return (str(keys),) if keys is not None else ()
+        return tuple(keys)
+    return (keys,) if keys is not None else ()
 
 
 @lru_cache(maxsize=8)
-def _fernets(keys: tuple[str, ...]) -> tuple[Fernet, ...]:
-    # Reuse the library's parser so a bad key fails with its ImproperlyConfigured message.
-    emf.get_crypter()
-    return tuple(emf.parse_key(k) for k in keys)
+def _fernets(keys: tuple[Any, ...]) -> tuple[Fernet, ...]:
+    problem = key_problem()
+    if problem:
+        raise ImproperlyConfigured(f"{problem} {KEY_HINT}")
+    return tuple(Fernet(key) for key in keys)
 
 
 def fernets() -> tuple[Fernet, ...]:
-    return _fernets(_configured_keys())
+    """The configured keys, first one current; ``ImproperlyConfigured`` when unusable."""
+    keys = _configured_keys()
+    try:
+        return _fernets(keys)
+    except TypeError:  # unhashable junk in the setting: report it, do not cache it
+        problem = key_problem() or "FIELD_ENCRYPTION_KEY is not a key or a list of keys."
+        raise ImproperlyConfigured(f"{problem} {KEY_HINT}") from None
 
 
 def encrypt(plaintext: str) -> str:
@@ -95,8 +148,11 @@ def unseal(value: str) -> str:
     return value
 
 
-class EncryptedTextField(emf.EncryptedTextField):
-    """Text encrypted at rest with ``FIELD_ENCRYPTION_KEY`` (Fernet; a list allows rotation)."""
+class EncryptedTextField(models.TextField):
+    """Text encrypted at rest with ``FIELD_ENCRYPTION_KEY`` (Fernet; a list allows rotation).
+
+    ``to_python`` is TextField's: form and user input is plaintext and is never decrypted.
+    """
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         if value is None:
@@ -109,10 +165,6 @@ class EncryptedTextField(emf.EncryptedTextField):
                 f"Cannot decrypt {model}.{self.name} with the configured FIELD_ENCRYPTION_KEY "
                 "(wrong key, key removed before re-encryption, or corrupt data)."
             ) from None
-
-    def to_python(self, value: Any) -> Any:
-        # Form and user input is plaintext: never try to decrypt it.
-        return models.TextField.to_python(self, value)
 
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
         if hasattr(value, "as_sql"):
@@ -133,3 +185,9 @@ class EncryptedTextField(emf.EncryptedTextField):
         if lookup_name != "isnull":
             return None
         return super().get_lookup(lookup_name)
+
+    def deconstruct(self) -> Any:
+        # The column is text whatever the plaintext's length; max_length only validates forms.
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("max_length", None)
+        return name, path, args, kwargs

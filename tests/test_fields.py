@@ -1,9 +1,12 @@
 """The encrypted fields: ciphertext at rest, no silent failure, expressions, rotation."""
 
+import subprocess
+import sys
+
 import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.exceptions import FieldError
+from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import connection as db
 from django.db.models import Value
 from django.test import override_settings
@@ -137,3 +140,58 @@ def test_form_input_is_not_decrypted():
     field = PodioConnection._meta.get_field("access_token")
     ciphertext = fields.encrypt("secret")
     assert field.to_python(ciphertext) == ciphertext
+
+
+# The key is read at first use, not at import ---------------------------------------------------
+
+
+def test_writing_a_secret_without_a_key_is_a_clear_configuration_error(settings):
+    del settings.FIELD_ENCRYPTION_KEY
+    with pytest.raises(ImproperlyConfigured) as info:
+        make_connection()
+    assert "FIELD_ENCRYPTION_KEY is not set" in str(info.value)
+    assert "Fernet.generate_key()" in str(info.value)
+
+
+def test_reading_a_secret_with_a_malformed_key_is_a_configuration_error(settings):
+    conn = make_connection()
+    settings.FIELD_ENCRYPTION_KEY = [settings.FIELD_ENCRYPTION_KEY, "too-short"]
+    with pytest.raises(ImproperlyConfigured, match=r"key 2 of 2") as info:
+        PodioConnection.objects.get(pk=conn.pk)
+    assert "too-short" not in str(info.value)
+    assert not isinstance(info.value, DecryptionError)
+
+
+def test_a_key_set_after_a_failure_works_at_once(settings):
+    key = settings.FIELD_ENCRYPTION_KEY
+    settings.FIELD_ENCRYPTION_KEY = "not-a-key"
+    with pytest.raises(ImproperlyConfigured):
+        fields.encrypt("secret")
+    settings.FIELD_ENCRYPTION_KEY = key
+    assert fields.decrypt(fields.encrypt("secret")) == "secret"
+
+
+def test_importing_the_app_does_not_build_a_crypter(tmp_path):
+    """django-encrypted-model-fields reads the key when its module is imported: we never do."""
+    code = (
+        "import os, sys, django\n"
+        "from django.conf import settings\n"
+        "settings.configure(INSTALLED_APPS=['django.contrib.admin', 'django.contrib.auth',"
+        " 'django.contrib.contenttypes', 'django.contrib.sessions', 'django.contrib.messages',"
+        " 'allauth', 'allauth.account', 'allauth.socialaccount', 'django_podio'],"
+        " MIDDLEWARE=['allauth.account.middleware.AccountMiddleware'])\n"
+        "django.setup()\n"
+        "import django_podio.models, django_podio.admin, django_podio.checks, django_podio.tokens\n"
+        "from django.core.management import load_command_class\n"
+        "load_command_class('django_podio', 'podio_reencrypt')\n"
+        "print('encrypted_model_fields.fields' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

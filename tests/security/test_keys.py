@@ -48,9 +48,9 @@ def test_wrong_key_refuses_instead_of_sending_ciphertext(logged_in, fake):
 def test_rotation_end_to_end(logged_in, fake, settings):
     key_a = settings.FIELD_ENCRYPTION_KEY
     with override_settings(FIELD_ENCRYPTION_KEY=[KEY_B, key_a]):
-        assert "0 value(s) already current, 2 would be re-encrypted" in reencrypt("--dry-run")
-        assert "0 value(s) already current, 2 re-encrypted, 0 undecryptable" in reencrypt()
-        assert "2 value(s) already current, 0 re-encrypted" in reencrypt()
+        assert "0 values already current, 2 would be re-encrypted" in reencrypt("--dry-run")
+        assert "0 values already current, 2 re-encrypted, 0 undecryptable" in reencrypt()
+        assert "2 values already current, 0 re-encrypted" in reencrypt()
         out = StringIO()
         call_command("check", databases=["default"], stdout=out)
         assert "no issues" in out.getvalue()
