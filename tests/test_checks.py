@@ -310,6 +310,8 @@ def test_no_key_help_collectstatic_and_check_from_the_shell(tmp_path, fake):
     static = manage(env, "collectstatic", "--noinput", "-v0")
     assert static.returncode == 0, static.stderr
     assert (tmp_path / "static" / "admin").is_dir()
+    migrations = manage(env, "makemigrations", "--check", "--dry-run", "--skip-checks")
+    assert migrations.returncode == 0, migrations.stderr + migrations.stdout
     check = manage(env, "check")
     assert check.returncode == 1
     assert "django_podio.E008" in check.stderr and "FIELD_ENCRYPTION_KEY is not set" in check.stderr
