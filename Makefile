@@ -21,6 +21,7 @@ help:
 	@echo "make test-postgres  the same on PostgreSQL ($(POSTGRES_URL))"
 	@echo "make lint           ruff check, ruff format --check and bandit"
 	@echo "make demo           the example site on http://127.0.0.1:8000 against a fake Podio"
+	@echo "                    (PORT=8765 for another port; the fake takes PORT+1 or FAKE_PORT)"
 	@echo "make clean          remove build output, caches and the demo database"
 
 venv: $(STAMP)
@@ -45,7 +46,7 @@ lint: venv
 	$(BIN)/bandit --quiet --recursive django_podio --severity-level medium
 
 demo: venv
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(if $(PORT),--port $(PORT)) $(if $(FAKE_PORT),--fake-port $(FAKE_PORT))
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache example_project/db.sqlite3
