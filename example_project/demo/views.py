@@ -6,8 +6,10 @@ only, so the page can be screenshotted or shared without leaking anything.
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.socialaccount.models import SocialAccount
 from django.contrib import messages
@@ -17,12 +19,14 @@ from django.shortcuts import redirect, render
 from django.utils import dateformat, timezone
 from django.views.decorators.http import require_POST
 
-from django_podio import get_client, items, tokens
+from django_podio import conf, get_client, items, tokens
 from django_podio.exceptions import PodioError
 from django_podio.models import PodioConnection
 from django_podio.values import parse_podio_datetime
 
 PER_PAGE = 25
+# settings.py's fake-Podio address when PODIO_FAKE_URL is not set (make demo's default ports).
+DEFAULT_FAKE_URL = "http://127.0.0.1:8001"
 # Every moment the demo shows (token expiry, last refresh, item edits) in this one format.
 DATETIME_FORMAT = "Y-m-d H:i T"
 
@@ -180,6 +184,23 @@ def _live_page(request: HttpRequest, app_id: int, number: int) -> LivePage:
     return LivePage(rows, number, int(result.get("filtered") or 0))
 
 
+def fetch_command(request: HttpRequest, app_id: int) -> str:
+    """The shell line that caches the items, runnable as pasted from the repository's root.
+
+    A demo on other ports (``make demo PORT=…``) needs the fake's address in the environment,
+    or the command would talk to the default one.
+    """
+    command = (
+        ".venv/bin/python example_project/manage.py podio_fetch_items "
+        f"{app_id} --user {shlex.quote(request.user.get_username())} --store"
+    )
+    api_url = conf.get("API_URL").rstrip("/")
+    local = urlsplit(api_url).hostname in ("127.0.0.1", "localhost")
+    if local and api_url != DEFAULT_FAKE_URL:
+        command = f"PODIO_FAKE_URL={shlex.quote(api_url)} {command}"
+    return command
+
+
 def _items_context(request: HttpRequest, app_id: int | None) -> dict[str, Any]:
     """The items of the user's first app: from the local cache when it has them, else live."""
     number = _page_number(request.GET.get("page"))
@@ -217,6 +238,7 @@ def _items_context(request: HttpRequest, app_id: int | None) -> dict[str, Any]:
             "items_total": live.count,
             "items_pages": live.num_pages,
             "items_cached": False,
+            "fetch_command": fetch_command(request, app_id),
         }
     except PodioError as error:
         # PodioError's text is Podio's own message (never a token): say who failed, and why.
