@@ -127,8 +127,11 @@ def test_bad_page_numbers_show_the_nearest_page(client, demo, cached, query, sho
 def test_a_malformed_app_id_is_a_404_not_an_error_text(client, demo, app):
     login_with_podio(client)
     response = client.get(f"/dashboard/?app={app}")
+    html = response.content.decode()
     assert response.status_code == 404
-    assert "invalid literal" not in response.content.decode()
+    assert "There is no app with the id" in text_of(html, "not-found")
+    assert 'href="/dashboard/" id="back-dashboard"' in html
+    assert "invalid literal" not in html
 
 
 @pytest.mark.django_db
@@ -415,3 +418,17 @@ def test_the_cache_hint_command_names_the_fake_only_when_needed(
         f"{prefix}.venv/bin/python example_project/manage.py podio_fetch_items 20001 "
         "--user 'o'\"'\"'brien x' --store"
     )
+
+
+@pytest.mark.django_db
+def test_dead_tokens_show_as_such_with_a_reconnect_button(client, fake, demo):
+    """As after a restart of the demo's fake Podio: the stored tokens mean nothing there."""
+    login_with_podio(client)
+    fake.expire_access_tokens()
+    fake.revoke_refresh_tokens()
+    html = client.get("/dashboard/").content.decode()
+    assert "Podio no longer accepts this connection" in text_of(html, "items-error")
+    # The card below the items call shows the state that call found, not the one before it.
+    assert text_of(html, "connection-status") == "reauth_required"
+    assert "Reconnect Podio" in html
+    assert "Podio connection" in html and "needs its user" not in html

@@ -102,6 +102,8 @@ FIELD_ENCRYPTION_KEY = os.environ.get(
 # allauth ----------------------------------------------------------------------------------
 
 ACCOUNT_EMAIL_VERIFICATION = "none"
+# Mail (a password reset, a sign-up's welcome) goes to the terminal: the demo has no SMTP.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 # The login starts with a POST (CSRF-protected); a GET only shows allauth's confirmation page.
 SOCIALACCOUNT_LOGIN_ON_GET = False
 LOGIN_URL = "/"

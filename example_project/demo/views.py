@@ -14,13 +14,13 @@ from urllib.parse import urlsplit
 from allauth.socialaccount.models import SocialAccount
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import dateformat, timezone
 from django.views.decorators.http import require_POST
 
 from django_podio import conf, get_client, items, tokens
-from django_podio.exceptions import PodioError
+from django_podio.exceptions import PodioError, ReauthorizationRequired
 from django_podio.models import PodioConnection
 from django_podio.values import parse_podio_datetime
 
@@ -67,32 +67,47 @@ def _page_number(raw: str | None) -> int:
         return 1
 
 
+class BadAppId(Exception):
+    pass
+
+
 def _app_param(request: HttpRequest) -> int | None:
     raw = request.GET.get("app")
     if raw is None or raw == "":
         return None
     if not raw.isascii() or not raw.isdigit() or int(raw) == 0:
-        raise Http404("No such app")
+        raise BadAppId(raw)
     return int(raw)
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    app_id = _app_param(request)  # before any work: a bad ?app= is a 404, not an error text
+    try:
+        app_id = _app_param(request)  # before any work: a bad ?app= is a 404, not an error
+    except BadAppId as error:
+        # Rendered here rather than raised: DEBUG's technical 404 page is no page for a demo.
+        context = {"message": f"There is no app with the id {str(error)[:40]!r}."}
+        return render(request, "404.html", context, status=404)
     account = SocialAccount.objects.filter(user=request.user, provider="podio").first()
     extra: dict[str, Any] = account.extra_data if account else {}
+    context: dict[str, Any] = {}
     connection = _user_connection(request)
-    context = {
-        "account": account,
-        "podio_user": extra.get("user") or {},
-        "profile": extra.get("profile") or {},
-        "connection": connection,
-        "expires_at": when(connection.expires_at) if connection else "",
-        "last_refreshed": when(connection.last_refreshed_at) if connection else "",
-        "expires_in": _expires_in(connection),
-    }
     if connection is not None and connection.is_active:
+        # First: listing the items may refresh the token, or find it dead, which the
+        # connection card below must then show.
         context.update(_items_context(request, app_id))
+        connection.refresh_from_db()
+    context.update(
+        {
+            "account": account,
+            "podio_user": extra.get("user") or {},
+            "profile": extra.get("profile") or {},
+            "connection": connection,
+            "expires_at": when(connection.expires_at) if connection else "",
+            "last_refreshed": when(connection.last_refreshed_at) if connection else "",
+            "expires_in": _expires_in(connection),
+        }
+    )
     return render(request, "demo/dashboard.html", context)
 
 
@@ -239,6 +254,11 @@ def _items_context(request: HttpRequest, app_id: int | None) -> dict[str, Any]:
             "items_pages": live.num_pages,
             "items_cached": False,
             "fetch_command": fetch_command(request, app_id),
+        }
+    except ReauthorizationRequired:
+        return {
+            "items_error": "Podio no longer accepts this connection's tokens (access revoked, "
+            "or the demo's fake Podio restarted): reconnect Podio above."
         }
     except PodioError as error:
         # PodioError's text is Podio's own message (never a token): say who failed, and why.
