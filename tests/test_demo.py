@@ -430,5 +430,15 @@ def test_dead_tokens_show_as_such_with_a_reconnect_button(client, fake, demo):
     assert "Podio no longer accepts this connection" in text_of(html, "items-error")
     # The card below the items call shows the state that call found, not the one before it.
     assert text_of(html, "connection-status") == "reauth_required"
-    assert "Reconnect Podio" in html
-    assert "Podio connection" in html and "needs its user" not in html
+    assert "Reconnect Podio" in html and 'id="refresh-now"' not in html
+    assert "needs its user" not in html
+
+    action = re.search(
+        r'action="([^"]+)"[^>]*>\s*<input[^>]*>\s*<button type="submit" id="podio-connect"', html
+    )
+    start = client.post(action.group(1).replace("&amp;", "&"))
+    done = client.get(callback_path(authorize(start["Location"])))
+    assert done["Location"] == "/dashboard/"
+    assert PodioConnection.objects.get().status == "active"
+    again = client.get("/dashboard/").content.decode()
+    assert "30 items, read from Podio, live" in again and "Reconnect Podio" not in again
