@@ -270,18 +270,19 @@ def _items_context(request: HttpRequest, app_id: int | None) -> dict[str, Any]:
 def refresh_now(request: HttpRequest) -> HttpResponse:
     """Force a refresh through the token service, exactly as a worker would on expiry.
 
-    ``margin=10**9`` makes any token "due", so the locked refresh path runs for real.
+    ``force=True`` makes the token "due" whatever its expiry, so the locked refresh path runs
+    for real.
     """
     connection = _user_connection(request)
     if connection is None:
         messages.error(request, "There is no Podio connection to refresh.")
         return redirect("dashboard")
-    result = tokens.refresh_connection(connection, stale_token=None, margin=10**9)
+    result = tokens.refresh_connection(connection.pk, force=True)
     outcome = result.outcome
     if outcome is tokens.Outcome.REFRESHED:
         messages.success(request, "Refreshed: Podio issued a new access token.")
     elif outcome is tokens.Outcome.REAUTH_REQUIRED:
-        messages.error(request, "Podio refused the refresh token: log in with Podio again.")
+        messages.error(request, "Podio refused the refresh token: reconnect Podio below.")
     elif outcome is tokens.Outcome.FAILED:
         messages.error(request, f"The refresh failed, the old token is kept: {result.error}")
     else:
