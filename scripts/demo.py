@@ -171,6 +171,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--items", type=int, default=300, help="demo items in the fake app")
     parser.add_argument("--noreload", action="store_true", help="runserver without autoreload")
+    parser.add_argument(
+        "--check-ports",
+        action="store_true",
+        help="only check that the ports are free (make demo runs this before building .venv)",
+    )
     args = parser.parse_args(argv)
     if args.fake_port is None:
         if args.port == 65535:
@@ -196,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[demo] cannot start: {error}.", file=sys.stderr)
         print(f"[demo] {free_ports_hint(args.host, args.port)}", file=sys.stderr, flush=True)
         return 1
+    if args.check_ports:
+        return 0
 
     # Ctrl-C and SIGTERM (a supervisor, `kill`) take the same clean-up path, even when a shell
     # started us in the background with SIGINT ignored.

@@ -298,6 +298,15 @@ def test_a_taken_port_stops_the_demo_first_with_a_clear_message(tmp_path, which)
     assert not (tmp_path / "demo.sqlite3").exists()
 
 
+def test_check_ports_only_checks(tmp_path):
+    port = free_pair()
+    result = run_demo(
+        "--check-ports", "--port", str(port), env={"DEMO_DATABASE": str(tmp_path / "db")}
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert not (tmp_path / "db").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -319,7 +328,11 @@ def test_make_demo_passes_port_and_fake_port_to_the_script():
         text=True,
         check=True,
     ).stdout
-    assert "scripts/demo.py --port 8765 --fake-port 8770" in recipe
+    # The ports first, with the system Python, then .venv, then the demo.
+    check = recipe.index("scripts/demo.py --check-ports --port 8765 --fake-port 8770")
+    venv = recipe.index("venv")
+    run = recipe.index("/bin/python scripts/demo.py --port 8765 --fake-port 8770")
+    assert check < venv < run
     default = subprocess.run(
         ["make", "-n", "-C", str(ROOT), "demo", "PORT=", "FAKE_PORT="],
         capture_output=True,
