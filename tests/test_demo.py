@@ -386,13 +386,16 @@ def test_make_demo_serves_a_styled_admin_with_the_login_it_prints(demo_process):
 
 # ------------------------------------------------------------------- the browser tests' rule
 
-BROWSER_TEST = "tests/browser/test_demo_login.py::test_deny_on_the_consent_page_cancels_the_login"
+# A browser test without the database: a pytest in a subprocess must not create (and so drop)
+# the test database this run is using on PostgreSQL.
+BROWSER_TEST = "tests/browser/test_demo_script.py"
 
 
 @pytest.mark.parametrize("ci", ["1", ""], ids=["CI", "laptop"])
 def test_browser_tests_fail_in_ci_and_skip_locally_without_chromium(tmp_path, ci):
     """Chromium is looked up on PATH; a PATH without it fails under CI and skips elsewhere."""
-    env = {**os.environ, "PATH": str(tmp_path), "CI": ci}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_TEST_NAME")}
+    env.update(PATH=str(tmp_path), CI=ci)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", BROWSER_TEST, "-p", "no:cacheprovider", "-rs", "-q"],
         cwd=ROOT,
