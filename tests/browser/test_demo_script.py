@@ -74,6 +74,7 @@ def test_the_admin_is_styled_and_its_user_connects_podio(demo_process, chromium_
         # The admin's user signed in with a password: the dashboard offers to connect Podio.
         page.goto(url + "/dashboard/")
         connect = page.inner_text("#podio-connect")
+        screenshot(page, "dashboard-password-user")
         page.click("#podio-connect")
         page.wait_for_url(lambda u: "/oauth/authorize" in u)
         consent_title = page.title()
