@@ -21,6 +21,7 @@ help:
 	@echo "make test-postgres  the same on PostgreSQL ($(POSTGRES_URL))"
 	@echo "make lint           ruff check, ruff format --check and bandit"
 	@echo "make demo           the example site on http://127.0.0.1:8000 against a fake Podio"
+	@echo "                    (PORT=8765 for another port; the fake takes PORT+1 or FAKE_PORT)"
 	@echo "make clean          remove build output, caches and the demo database"
 
 venv: $(STAMP)
@@ -44,8 +45,13 @@ lint: venv
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/bandit --quiet --recursive django_podio --severity-level medium
 
-demo: venv
-	$(BIN)/python scripts/demo.py
+# The ports are checked with the system Python first: a taken port is reported before .venv is
+# built (scripts/demo.py needs only the standard library for that).
+DEMO_ARGS = $(if $(PORT),--port $(PORT)) $(if $(FAKE_PORT),--fake-port $(FAKE_PORT))
+demo:
+	@$(PYTHON) scripts/demo.py --check-ports $(DEMO_ARGS)
+	@$(MAKE) --no-print-directory venv
+	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache example_project/db.sqlite3

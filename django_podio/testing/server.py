@@ -529,6 +529,11 @@ class FakePodio(PodioState):
         return redirect(with_query(redirect_uri, {"code": code, **extra}))
 
     def _consent_page(self, params: dict[str, str]) -> Response:
+        """A consent page shaped like Podio's: who asks, who is signed in, what it may do.
+
+        Self-contained (inline CSS, no external asset) so it renders offline; a banner says
+        it is the fake, so a screenshot is never mistaken for Podio's own page.
+        """
         user = self.current_user
         hidden = "\n".join(
             f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
@@ -536,18 +541,76 @@ class FakePodio(PodioState):
             if k in ("client_id", "redirect_uri", "response_type", "scope", "state")
         )
         scope = params.get("scope") or "global:all"
-        body = f"""<h1>Authorize {html.escape(self.client_name)}</h1>
-<p id="app-name">{html.escape(self.client_name)} ({html.escape(params.get("client_id", ""))})
-wants to access your Podio account.</p>
-<p id="current-user">Logged in as <strong>{html.escape(user.name)}</strong>
-(<span id="current-mail">{html.escape(user.mail)}</span>)</p>
-<p id="scope">Requested scope: {html.escape(scope)}</p>
-<form method="post" action="/oauth/authorize">
+        client = html.escape(self.client_name)
+        client_id = html.escape(params.get("client_id", ""))
+        name = html.escape(user.name)
+        initial = html.escape((user.name or "?")[:1].upper())
+        target = html.escape(urlsplit(params.get("redirect_uri", "")).netloc)
+        page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Podio - Authorize {client}</title>
+<style>
+  * {{ box-sizing: border-box; }}
+  body {{ margin: 0; min-height: 100vh; background: #eef1f4; color: #2b3440;
+         font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }}
+  .fake {{ background: #fff4d6; color: #6b4e00; text-align: center; font-size: 13px;
+          padding: 6px 12px; border-bottom: 1px solid #f0dc9c; }}
+  .top {{ background: #fff; border-bottom: 1px solid #dde3e9; padding: 14px 24px; }}
+  .logo {{ font-weight: 800; font-size: 22px; letter-spacing: -0.5px; color: #3d4a57; }}
+  .logo span {{ color: #58b847; }}
+  .card {{ max-width: 460px; margin: 48px auto; background: #fff; border-radius: 8px;
+          border: 1px solid #dde3e9; box-shadow: 0 2px 10px rgba(30, 40, 50, .08);
+          padding: 28px 32px; }}
+  .apps {{ display: flex; align-items: center; justify-content: center; gap: 14px;
+          margin-bottom: 18px; }}
+  .icon {{ width: 52px; height: 52px; border-radius: 10px; display: grid; place-items: center;
+          font-weight: 700; font-size: 22px; color: #fff; background: #3d8fd1; }}
+  .icon.user {{ border-radius: 50%; background: #58b847; }}
+  .dots {{ color: #9aa6b2; letter-spacing: 3px; }}
+  h1 {{ font-size: 20px; margin: 0 0 6px; text-align: center; }}
+  .sub {{ color: #66727f; text-align: center; margin: 0 0 20px; }}
+  .who {{ background: #f5f7f9; border-radius: 6px; padding: 10px 14px; margin-bottom: 16px; }}
+  .perm {{ margin: 0 0 22px; }}
+  .perm h2 {{ font-size: 14px; text-transform: uppercase; letter-spacing: .04em;
+             color: #66727f; margin: 0 0 6px; }}
+  .perm li {{ margin: 2px 0; }}
+  code {{ background: #eef1f4; border-radius: 4px; padding: 1px 5px; font-size: 13px; }}
+  .actions {{ display: flex; gap: 12px; justify-content: flex-end; }}
+  button {{ font: inherit; font-weight: 600; border-radius: 5px; padding: 9px 22px;
+           cursor: pointer; border: 1px solid #c4ccd4; background: #fff; color: #2b3440; }}
+  button#allow {{ background: #58b847; border-color: #4aa53b; color: #fff; }}
+  button:focus-visible {{ outline: 3px solid #9fd3ff; outline-offset: 1px; }}
+  .note {{ color: #8a96a3; font-size: 13px; text-align: center; margin-top: 18px; }}
+</style></head>
+<body>
+<div class="fake" id="fake-banner">Fake Podio for local development and tests
+(django_podio.testing): no real Podio account is involved.</div>
+<div class="top"><span class="logo">podio<span>.</span></span></div>
+<main class="card">
+  <div class="apps" aria-hidden="true"><div class="icon">{html.escape(client[:1].upper())}</div>
+    <span class="dots">&bull;&bull;&bull;</span><div class="icon user">{initial}</div></div>
+  <h1>Authorize {client}</h1>
+  <p class="sub" id="app-name">{client} ({client_id}) wants to access your Podio account.</p>
+  <p class="who" id="current-user">Logged in as <strong>{name}</strong>
+  (<span id="current-mail">{html.escape(user.mail)}</span>)</p>
+  <div class="perm"><h2>It will be able to</h2><ul>
+    <li>see your profile and your e-mail address</li>
+    <li>read and change what you can see in Podio, as you</li>
+    <li id="scope">Requested scope: <code>{html.escape(scope)}</code></li>
+  </ul></div>
+  <form method="post" action="/oauth/authorize">
 {hidden}
-<button name="decision" value="allow" id="allow">Allow</button>
+<div class="actions">
 <button name="decision" value="deny" id="deny">Deny</button>
-</form>"""
-        return html_response(200, "Podio - Authorize", body)
+<button name="decision" value="allow" id="allow">Allow</button>
+</div>
+  </form>
+  <p class="note">Allow sends you back to <strong>{target}</strong>.</p>
+</main>
+</body></html>
+"""
+        return Response(200, page.encode("utf-8"), HTML_TYPE)
 
     def _token(self, request: Request, *, v2: bool) -> Response:
         if v2:

@@ -23,6 +23,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # runserver serves the admin's CSS and JS from here (DEBUG on): the admin is styled.
+    "django.contrib.staticfiles",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -60,7 +62,9 @@ TEMPLATES = [
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "db.sqlite3",
+        "NAME": os.environ.get("DEMO_DATABASE") or BASE_DIR / "db.sqlite3",
+        # WAL and a busy timeout: a refresh takes SQLite's write lock while others read.
+        "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -98,6 +102,8 @@ FIELD_ENCRYPTION_KEY = os.environ.get(
 # allauth ----------------------------------------------------------------------------------
 
 ACCOUNT_EMAIL_VERIFICATION = "none"
+# Mail (a password reset, a sign-up's welcome) goes to the terminal: the demo has no SMTP.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 # The login starts with a POST (CSRF-protected); a GET only shows allauth's confirmation page.
 SOCIALACCOUNT_LOGIN_ON_GET = False
 LOGIN_URL = "/"

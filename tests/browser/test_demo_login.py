@@ -13,10 +13,8 @@ Django refuses ORM calls there; so every database check runs after the browser i
 
 from __future__ import annotations
 
-import os
+import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,25 +23,15 @@ from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib.auth import get_user_model
 from django.db import connection as db_connection
 from django.urls import reverse
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from django_podio.fields import decrypt
 from django_podio.models import PodioConnection
 from django_podio.testing import FakePodio
 from tests.scan import database_dump, find_leaks, sessions_dump
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOT = "/tmp/demo-dashboard.png"
+from .conftest import chromium, screenshot
+
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project"
 
 # The example site's ``demo`` package (its urls, views and templates) is imported from here.
@@ -52,16 +40,6 @@ if str(EXAMPLE_PROJECT) not in sys.path:
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 User = get_user_model()
-
-
-@pytest.fixture
-def chromium_path() -> str:
-    """Skip on a laptop without Chromium; in CI a missing browser is a failure, not a skip."""
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing and CI is set: the browser test must run")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    return CHROMIUM
 
 
 @pytest.fixture
@@ -89,19 +67,8 @@ def demo_site(settings, chromium_path, request):
         settings.LOGIN_URL = "/"
         settings.LOGIN_REDIRECT_URL = "/dashboard/"
         settings.ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+        settings.TIME_ZONE = "UTC"
         yield SimpleNamespace(url=live_server.url, fake=fake, seeded=seeded, chromium=chromium_path)
-
-
-@contextmanager
-def chromium(path: str) -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.set_default_timeout(20_000)
-            yield page
-        finally:
-            browser.close()
 
 
 def open_consent_page(page: Page, site: SimpleNamespace) -> None:
@@ -133,7 +100,10 @@ def test_log_in_with_podio_then_refresh_and_log_out(demo_site):
         mail = page.inner_text("#podio-profile-mail")
         status = page.inner_text("#connection-status")
         expires_in = page.inner_text("#connection-expires-in")
-        page.screenshot(path=SCREENSHOT, full_page=True)
+        expires_at = page.inner_text("#connection-expires-at")
+        heading = page.inner_text("#items-heading")
+        cache_hint = page.is_visible("#cache-hint")
+        screenshot(page, "dashboard-test")
         pages["dashboard"] = page.content()
         first_page_rows = page.locator("#items-table tbody tr").count()
         items_source = page.inner_text("#items-source")
@@ -161,6 +131,10 @@ def test_log_in_with_podio_then_refresh_and_log_out(demo_site):
     assert mail == "demo@example.com"
     assert status == "active"
     assert expires_in.startswith("(expires in ") and expires_in.endswith(" minutes)")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", expires_at)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", last_refreshed)
+    assert heading == f"Items of Projects (app {demo_site.seeded['app_id']})"
+    assert cache_hint
     assert "Refreshed" in message
     assert not last_refreshed.startswith("never")
     assert status_after_refresh == "active"
@@ -204,7 +178,8 @@ def test_deny_on_the_consent_page_cancels_the_login(demo_site):
         page.click("#deny")
         page.wait_for_url(demo_site.url + cancelled_path)
         heading = page.inner_text("h1")
-        page.goto(demo_site.url + "/")
+        page.click("#back-home")  # the page's own way back, not the address bar
+        page.wait_for_url(demo_site.url + "/")
         home_button = page.is_visible("#podio-login")
 
     assert "Cancelled" in heading
@@ -212,3 +187,53 @@ def test_deny_on_the_consent_page_cancels_the_login(demo_site):
     assert User.objects.count() == 0
     assert SocialAccount.objects.count() == 0
     assert PodioConnection.objects.count() == 0
+
+
+def test_a_failed_login_offers_try_again_which_then_works(demo_site):
+    """Podio's token endpoint fails once: the error page's "Try again" completes the login."""
+    fake = demo_site.fake
+    fake.add_fault("500", path="/oauth/token", count=1)
+    with chromium(demo_site.chromium) as page:
+        open_consent_page(page, demo_site)
+        page.click("#allow")
+        page.wait_for_selector("#try-again")
+        heading = page.inner_text("h1")
+        back_home = page.get_attribute("#back-home", "href")
+        screenshot(page, "login-failed")
+        page.click("#try-again")
+        page.wait_for_url(lambda url: url.startswith(fake.authorize_url))
+        page.click("#allow")
+        page.wait_for_url(demo_site.url + "/dashboard/")
+        name = page.inner_text("#podio-profile-name")
+
+    assert heading == "Log in with Podio failed"
+    assert back_home == "/"
+    assert name == "Demo User"
+    assert PodioConnection.objects.get().status == "active"
+
+
+def test_a_password_user_connects_podio_from_the_dashboard(demo_site):
+    user = User.objects.create_user("pat", "pat@example.com", "a-long-demo-password")
+    with chromium(demo_site.chromium) as page:
+        page.goto(demo_site.url + "/")
+        page.click("#password-login")
+        page.fill("input[name=login]", "pat")
+        page.fill("input[name=password]", "a-long-demo-password")
+        page.click("form button[type=submit]:not(#logout)")
+        page.wait_for_url(demo_site.url + "/dashboard/")
+        no_account = page.inner_text("#profile")
+        page.click("#podio-connect")
+        page.wait_for_url(lambda url: url.startswith(demo_site.fake.authorize_url))
+        page.click("#allow")
+        page.wait_for_url(demo_site.url + "/dashboard/")
+        name = page.inner_text("#podio-profile-name")
+        status = page.inner_text("#connection-status")
+        connect_left = page.locator("#podio-connect").count()
+        rows = page.locator("#items-table tbody tr").count()
+
+    assert "no Podio account is linked to pat" in no_account
+    assert (name, status, connect_left, rows) == ("Demo User", "active", 0, 25)
+    connection = PodioConnection.objects.get()
+    assert connection.user == user
+    assert SocialAccount.objects.get(provider="podio").user == user
+    assert User.objects.count() == 1
