@@ -84,6 +84,7 @@ class Transport:
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        auth: requests.auth.AuthBase | None = None,
         safe: bool | None = None,
         on_unauthorized: Callable[[Exception], Mapping[str, str] | None] | None = None,
     ) -> requests.Response:
@@ -94,7 +95,10 @@ class Transport:
         :meth:`_rate_limit_wait`). A write is never sent twice: whatever the answer, it is
         raised to the caller, who alone knows whether sending it again is harmless.
         ``on_unauthorized`` may return fresh headers once after a 401 (the refresh-and-replay
-        rule lives with the caller that owns the token).
+        rule lives with the caller that owns the token); the request is replayed when it
+        returns a mapping, even an empty one (an ``auth`` object may carry the new token).
+        Credentials belong in ``auth`` (an object with a masked ``repr``) rather than in
+        ``headers``: error reports print every frame's local variables.
         """
         method = method.upper()
         safe = method in SAFE_METHODS if safe is None else safe
@@ -113,6 +117,7 @@ class Transport:
                     json=json,
                     data=data,
                     headers=headers,
+                    auth=auth,
                     timeout=self.timeout,
                 )
             except requests.RequestException as error:
@@ -133,7 +138,7 @@ class Transport:
                 logger.warning("%s %s failed (%s)", method, path, kind)
                 raise PodioConnectionError(
                     f"Could not reach Podio: {method} {path} ({kind})"
-                ) from None
+                ) from _without_frames(error)
             self._track_rate_limit(response)
             elapsed = (self.clock() - started) * 1000
             logger.debug("%s %s -> %s (%.0f ms)", method, path, response.status_code, elapsed)
@@ -227,3 +232,19 @@ class Transport:
             int(limit) if limit and limit.isdigit() else None,
             int(remaining) if remaining and remaining.isdigit() else None,
         )
+
+
+def _without_frames(error: BaseException) -> BaseException:
+    """``error`` and its causes, stripped of their tracebacks, to chain as a cause.
+
+    The cause says what failed (refused, reset, timed out) but its frames inside requests
+    and urllib3 hold the prepared request, ``Authorization`` header included, and error
+    reports print them.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.__traceback__ = None
+        current = current.__cause__ or current.__context__
+    return error
