@@ -43,6 +43,7 @@ class PodioOAuth2Adapter(OAuth2Adapter):
             token = oauth.exchange_code(
                 code,
                 client.callback_url,
+                code_verifier=pkce_code_verifier,
                 credentials=conf.AppCredentials(client_id=app.client_id, secret=app.secret),
             )
         except PodioError as error:
@@ -65,9 +66,13 @@ class PodioOAuth2Adapter(OAuth2Adapter):
         except (PodioError, KeyError, TypeError, ValueError) as error:
             setattr(request, _ERROR_ATTR, f"profile request failed: {error}")
             raise ProviderException("Could not read the Podio profile.") from None
-        # Not persisted by allauth; read by tokens.store_from_login while the request lasts.
+        # The granted scope (not a secret) rides on the account: extra_data is saved with it
+        # and survives the session round trip of a pending sign-up; tokens/ reads it there.
         response = kwargs.get("response") or {}
-        login._django_podio_scope = response.get("scope", "")
+        scope = response.get("scope")
+        login.account.extra_data["scope"] = scope if isinstance(scope, str) else ""
+        # The former request-only attribute, for a capture that still reads it.
+        login._django_podio_scope = login.account.extra_data["scope"]
         return login
 
 
