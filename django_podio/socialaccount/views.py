@@ -17,7 +17,7 @@ from .. import conf
 from ..api import oauth
 from ..api.client import PodioClient
 from ..exceptions import PodioError
-from ..redaction import get_logger
+from ..redaction import MaskedDict, get_logger
 
 logger = get_logger("django_podio.login")
 
@@ -50,13 +50,14 @@ class PodioOAuth2Adapter(OAuth2Adapter):
             setattr(request, _ERROR_ATTR, f"code exchange failed: {error}")
             raise ProviderException("Podio refused the authorization code.") from None
         self.did_fetch_access_token = True
-        return {
-            "access_token": token.access_token,
-            "refresh_token": token.refresh_token,
-            "expires_in": token.expires_in,
-            "scope": token.scope,
-            "ref": {"type": token.ref_type, "id": token.ref_id},
-        }
+        # allauth holds this in its own frames' locals: masked when an error report prints it.
+        return MaskedDict(
+            access_token=token.access_token,
+            refresh_token=token.refresh_token,
+            expires_in=token.expires_in,
+            scope=token.scope,
+            ref={"type": token.ref_type, "id": token.ref_id},
+        )
 
     def complete_login(self, request: HttpRequest, app: Any, token: Any, **kwargs: Any) -> Any:
         try:

@@ -189,3 +189,34 @@ def test_the_scan_would_see_a_token_in_the_locals(logged_in, fake, settings):
             RequestFactory().get("/"), type(error), error, sys.exc_info()[2]
         )
     assert find_leaks(fake.issued_secrets(), page=response.content.decode()) != {}
+
+
+def test_a_login_that_fails_unexpectedly_shows_no_token(client, fake, settings, admin_mail):
+    """A host's receiver raises during sign-up: a 500 in the middle of allauth's callback.
+
+    The authorization code is in the callback's URL, which Django's reports print as is; it
+    is single-use and already spent by then. Tokens and the client secret must not appear.
+    """
+    from allauth.account.signals import user_signed_up
+
+    def broken_receiver(**kwargs):
+        raise RuntimeError("the host's sign-up hook failed")
+
+    user_signed_up.connect(broken_receiver, dispatch_uid="broken", weak=False)
+    try:
+        browser = Client(raise_request_exception=False)
+        settings.DEBUG = True
+        response = login_with_podio(browser)
+        assert response.status_code == 500
+        page = response.content.decode()
+        assert "Local vars" in page
+        settings.DEBUG = False
+        mail.outbox.clear()
+        fake.current_user = fake.add_user(mail="grace@example.com", name="Grace")  # a sign-up
+        assert login_with_podio(browser).status_code == 500
+        report = html_report_mail()
+    finally:
+        user_signed_up.disconnect(dispatch_uid="broken")
+    secrets = fake.issued_secrets() - set(fake.codes)
+    leaks = find_leaks(secrets, debug_page=page, admin_mail=report)
+    assert leaks == {}, leak_context(secrets, page + report)
