@@ -116,8 +116,7 @@ class PodioConnectionAdmin(admin.ModelAdmin):
 
 
 def _refresh(pk: int) -> Any:
-    """The service's forced refresh (``force=True`` once tokens/ has it)."""
-    return tokens.refresh_connection(pk, margin=10**9)
+    return tokens.refresh_connection(pk, force=True)
 
 
 @admin.register(PodioItem)

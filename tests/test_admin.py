@@ -91,7 +91,7 @@ def test_admin_save_never_undoes_a_refresh_made_meanwhile(client, fake, admin_cl
     def refresh_meanwhile(sender, instance, **kwargs):
         if not refreshed:  # once: the refresh's own save comes through here too
             refreshed.append(None)
-            refreshed[0] = tokens.refresh_connection(instance.pk, margin=10**9)
+            refreshed[0] = tokens.refresh_connection(instance.pk, force=True)
 
     pre_save.connect(refresh_meanwhile, sender=PodioConnection, dispatch_uid="meanwhile")
     try:

@@ -70,11 +70,6 @@ def test_granted_scope_is_kept_on_the_account_through_a_pending_signup(
     assert account.extra_data["scope"] == "global:read"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the lead's capture change: tokens.store_from_login reads "
-    'sociallogin.account.extra_data["scope"] (still the private attribute on main)',
-)
 def test_granted_scope_reaches_the_connection_through_a_pending_signup(
     client, fake, settings, provider_settings
 ):

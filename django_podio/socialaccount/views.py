@@ -72,8 +72,6 @@ class PodioOAuth2Adapter(OAuth2Adapter):
         response = kwargs.get("response") or {}
         scope = response.get("scope")
         login.account.extra_data["scope"] = scope if isinstance(scope, str) else ""
-        # The former request-only attribute, for a capture that still reads it.
-        login._django_podio_scope = login.account.extra_data["scope"]
         return login
 
 

@@ -143,8 +143,10 @@ def leak_context(secrets: set[str], text: str) -> list[str]:
 
 LEAD = pytest.mark.xfail(
     strict=True,
-    reason="tokens.get_client keeps the access token in a local (`token`) and its refresh "
-    "failure keeps the token endpoint's frames: tokens/ is the lead's (see the report)",
+    reason="DEBUG page only (sensitive_variables is off under DEBUG): tokens.client.usable_token "
+    "re-raises result.exception with its original traceback, whose frames "
+    "(api.oauth.request_token's `body`, api.oauth.refresh's `refresh_token`) hold the client "
+    "secret and the spent refresh token; tokens/ and api/oauth.py are the lead's",
 )
 
 
