@@ -67,6 +67,13 @@ def fails_in_get_client_s_refresh(request):
     return HttpResponse("unreachable")
 
 
+def fails_as_reauthorization_required(request):
+    PodioConnection.objects.update(expires_at=timezone.now())
+    STATE["fake"].revoke_refresh_tokens()
+    get_client(request.user)  # ReauthorizationRequired from Podio's invalid_grant
+    return HttpResponse("unreachable")
+
+
 def fails_on_a_bug_in_the_transport(request):
     client = get_client(request.user)
     client.post("/item/app/1/", json={"bad": object()})  # not JSON: fails inside requests
@@ -86,6 +93,7 @@ VIEWS = {
     "after_refresh": fails_after_a_refresh,
     "refresh": fails_in_the_refresh,
     "get_client": fails_in_get_client_s_refresh,
+    "reauth": fails_as_reauthorization_required,
     "bug": fails_on_a_bug_in_the_transport,
     "write": write_fails,
 }
@@ -144,14 +152,15 @@ def leak_context(secrets: set[str], text: str) -> list[str]:
 LEAD = pytest.mark.xfail(
     strict=True,
     reason="DEBUG page only (sensitive_variables is off under DEBUG): tokens.client.usable_token "
-    "re-raises result.exception with its original traceback, whose frames "
+    "re-raises result.exception (and chains it under ReauthorizationRequired) with its "
+    "original traceback, whose frames "
     "(api.oauth.request_token's `body`, api.oauth.refresh's `refresh_token`) hold the client "
     "secret and the spent refresh token; tokens/ and api/oauth.py are the lead's",
 )
 
 
 @pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=LEAD) if n == "get_client" else n for n in VIEWS]
+    "name", [pytest.param(n, marks=LEAD) if n in ("get_client", "reauth") else n for n in VIEWS]
 )
 def test_debug_page_and_admin_mail_show_no_secret(name, logged_in, fake, settings, admin_mail):
     browser = Client(raise_request_exception=False)
