@@ -13,7 +13,7 @@ Two rules keep the access token where it belongs:
 - it is never a local variable of a frame that an error report can render (Django's DEBUG
   page and ``AdminEmailHandler(include_html=True)`` print every frame's locals, and
   ``sensitive_variables`` only works with ``DEBUG`` off): it travels inside an auth object
-  whose ``repr`` is masked, and a :class:`PodioError` is re-raised from the client's own
+  whose ``repr`` is masked, and our exceptions are re-raised from the client's own
   frame, so the frames below it (transport, a refresh after a 401, the token endpoint) are
   not in its traceback.
 """
@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 import requests
 
 from .. import conf
-from ..exceptions import InvalidToken, PodioError, TokenExpired
-from .transport import Transport
+from ..exceptions import DjangoPodioError, InvalidToken, PodioError, TokenExpired
+from .transport import Transport, without_frames
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -143,10 +143,12 @@ class PodioClient:
                 on_unauthorized=self._on_unauthorized if on_unauthorized else None,
                 **options,
             ).podio_data
-        except PodioError as error:
-            # Re-raised from this frame: the traceback no longer shows the frames below,
-            # whose locals held credentials (the token request after a 401, above all).
-            raise error.with_traceback(None) from error.__cause__
+        except DjangoPodioError as error:
+            # Ours (a Podio answer, or a local fault such as DecryptionError during the
+            # refresh after a 401): re-raised from this frame, so the traceback no longer
+            # shows the frames below, whose locals held credentials.
+            cause = error.__cause__
+            raise error.with_traceback(None) from (cause and without_frames(cause))
 
     def request(
         self,

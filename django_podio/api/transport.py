@@ -138,7 +138,7 @@ class Transport:
                 logger.warning("%s %s failed (%s)", method, path, kind)
                 raise PodioConnectionError(
                     f"Could not reach Podio: {method} {path} ({kind})"
-                ) from _without_frames(error)
+                ) from without_frames(error)
             self._track_rate_limit(response)
             elapsed = (self.clock() - started) * 1000
             logger.debug("%s %s -> %s (%.0f ms)", method, path, response.status_code, elapsed)
@@ -234,7 +234,7 @@ class Transport:
         )
 
 
-def _without_frames(error: BaseException) -> BaseException:
+def without_frames(error: BaseException) -> BaseException:
     """``error`` and its causes, stripped of their tracebacks, to chain as a cause.
 
     The cause says what failed (refused, reset, timed out) but its frames inside requests

@@ -74,6 +74,25 @@ def fails_as_reauthorization_required(request):
     return HttpResponse("unreachable")
 
 
+def fails_to_decrypt_during_a_refresh(request):
+    from cryptography.fernet import Fernet
+    from django.test import override_settings
+
+    client = get_client(request.user)
+    STATE["fake"].expire_access_tokens()
+    with override_settings(FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode()):
+        client.get("/user/status")  # 401 -> refresh -> the stored pair cannot be read
+    return HttpResponse("unreachable")
+
+
+def fails_as_reauthorization_required_in_a_call(request):
+    client = get_client(request.user)
+    STATE["fake"].expire_access_tokens()
+    STATE["fake"].revoke_refresh_tokens()
+    client.get("/user/status")  # 401 -> refresh -> invalid_grant -> ReauthorizationRequired
+    return HttpResponse("unreachable")
+
+
 def fails_on_a_bug_in_the_transport(request):
     client = get_client(request.user)
     client.post("/item/app/1/", json={"bad": object()})  # not JSON: fails inside requests
@@ -94,6 +113,8 @@ VIEWS = {
     "refresh": fails_in_the_refresh,
     "get_client": fails_in_get_client_s_refresh,
     "reauth": fails_as_reauthorization_required,
+    "decrypt": fails_to_decrypt_during_a_refresh,
+    "reauth_in_call": fails_as_reauthorization_required_in_a_call,
     "bug": fails_on_a_bug_in_the_transport,
     "write": write_fails,
 }
