@@ -1,4 +1,11 @@
-"""Connections in the admin: state only; tokens are never shown, searched or editable."""
+"""Connections in the admin: state only; tokens are never shown, searched or written.
+
+Only ``tokens/`` writes tokens, expiry and status (under the row lock), so the connection
+admin is read-only: a form save would write back every column it read, undoing a refresh
+committed in between and storing a refresh token Podio has already spent. The admin reads
+the secrets' *state* from the stored ciphertext (:mod:`django_podio.census`) without
+decrypting, so a row under a lost key is shown as undecryptable and can still be deleted.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,24 @@ from typing import Any
 from django.contrib import admin, messages
 
 from . import tokens
+from .census import SECRET_COLUMNS, SecretState, row_states, with_raw_secrets
+from .exceptions import DecryptionError
 from .models import PodioConnection, PodioItem
 
-SECRET_FIELDS = ("access_token", "refresh_token", "app_token")
+SECRET_FIELDS = SECRET_COLUMNS
+
+
+def _secrets_summary(obj: PodioConnection) -> str:
+    states = row_states(obj)
+    undecryptable = [c for c, s in states.items() if s is SecretState.UNDECRYPTABLE]
+    if undecryptable:
+        return "undecryptable: " + ", ".join(undecryptable)
+    stale = [c for c, s in states.items() if s is SecretState.STALE]
+    if stale:
+        return "older key: " + ", ".join(stale)
+    if all(s is SecretState.EMPTY for s in states.values()):
+        return "none"
+    return "readable"
 
 
 @admin.register(PodioConnection)
@@ -19,6 +41,7 @@ class PodioConnectionAdmin(admin.ModelAdmin):
         "user",
         "kind",
         "status",
+        "secrets",
         "expires_at",
         "last_refreshed_at",
         "failure_count",
@@ -35,6 +58,7 @@ class PodioConnectionAdmin(admin.ModelAdmin):
         "app_id",
         "ref_type",
         "ref_id",
+        "secrets",
         "has_refresh_token",
         "expires_at",
         "scope",
@@ -47,27 +71,52 @@ class PodioConnectionAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request: Any) -> Any:
-        # Listing state must not decrypt (or fail to decrypt) every secret on the page.
-        return super().get_queryset(request).defer("access_token", "app_token")
+        # Every page, the delete confirmation and bulk delete load rows through here: the
+        # secrets are deferred (never decrypted) and their ciphertext read as text.
+        return with_raw_secrets(super().get_queryset(request))
 
     def has_add_permission(self, request: Any) -> bool:
         return False
 
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        # Read-only: the change form becomes a view page and a POST to it is refused (403).
+        return False
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        """Never reached (no change permission); if a subclass allows it, write nothing."""
+
+    def save_related(self, request: Any, form: Any, formsets: Any, change: bool) -> None:
+        """Nothing related is edited here either."""
+
     @admin.action(description="Refresh the Podio tokens now")
     def refresh_now(self, request: Any, queryset: Any) -> None:
         outcomes: dict[str, int] = {}
-        for pk in queryset.values_list("pk", flat=True):
-            result = tokens.refresh_connection(pk, margin=10**9)
-            outcomes[result.outcome.value] = outcomes.get(result.outcome.value, 0) + 1
+        for pk in list(queryset.values_list("pk", flat=True)):
+            try:
+                result = _refresh(pk)
+            except DecryptionError:
+                name = "undecryptable"
+            else:
+                undecryptable = isinstance(getattr(result, "exception", None), DecryptionError)
+                name = "undecryptable" if undecryptable else result.outcome.value
+            outcomes[name] = outcomes.get(name, 0) + 1
         summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
         ok = set(outcomes) <= {"refreshed", "already_fresh", "skipped"}
         self.message_user(
             request, summary or "nothing selected", messages.SUCCESS if ok else messages.WARNING
         )
 
+    @admin.display(description="Stored secrets")
+    def secrets(self, obj: PodioConnection) -> str:
+        return _secrets_summary(obj)
+
     @admin.display(boolean=True, description="Refresh token stored")
     def has_refresh_token(self, obj: PodioConnection) -> bool:
-        return bool(obj.refresh_token)
+        return row_states(obj)["refresh_token"] is not SecretState.EMPTY
+
+
+def _refresh(pk: int) -> Any:
+    return tokens.refresh_connection(pk, force=True)
 
 
 @admin.register(PodioItem)

@@ -7,8 +7,10 @@ import requests
 
 from django_podio import exceptions as exc
 from django_podio.api import oauth
-from django_podio.api.client import PodioClient
+from django_podio.api.client import ForeignURL, PodioClient
 from django_podio.conf import AppCredentials
+
+from .scripted import Answer, scripted
 
 
 @pytest.fixture
@@ -259,3 +261,45 @@ def test_environment_proxies_and_ca_bundle_are_still_honoured(monkeypatch):
     assert session.verify == "/etc/ssl/certs/ca-certificates.crt"
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     assert Transport().session.trust_env is True
+
+
+# Credentials go only to API_URL's origin (scheme, host, port) -------------------------------
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{other}/user/status",  # another port on the same host
+        "http://localhost:{port}/user/status",  # another host name
+        "https://127.0.0.1:{port}/user/status",  # another scheme
+        "//127.0.0.1:{other_port}/user/status",  # scheme-relative
+        "http://x@127.0.0.1:{port}/user/status",  # user info
+        "http://127.0.0.1:{port}@127.0.0.1:{other_port}/user/status",  # host after user info
+        "HTTP://127.0.0.1:{other_port}/user/status",  # upper-case scheme
+        "ftp://127.0.0.1:{port}/user/status",
+    ],
+)
+def test_absolute_urls_elsewhere_are_refused_before_sending(client, fake, template):
+    with scripted(Answer(200, {"stolen": True})) as other:
+        other_port = other.url.rsplit(":", 1)[1]
+        url = template.format(other=other.url, port=fake.port, other_port=other_port)
+        fake.reset_log()
+        with pytest.raises(ForeignURL) as info:
+            client.get(url)
+        assert other.requests == [] and fake.requests_to("/user/status") == []
+    assert "only to" in str(info.value) and "OAuth2" not in str(info.value)
+
+
+def test_absolute_url_on_the_api_origin_is_fine(client, fake):
+    assert client.get(f"{fake.url}/user/status")["user"]["mail"] == "grace@example.com"
+    assert client.get(f"{fake.url.upper().replace('HTTP://', 'http://')}/user/status")
+
+
+def test_a_redirect_elsewhere_does_not_carry_the_token(fake, user_token):
+    with scripted(Answer(200, {"elsewhere": True})) as other:
+        with scripted(Answer(302, None, {"Location": f"{other.url}/landing"})) as api:
+            with PodioClient(user_token.access_token, api_url=api.url) as c:
+                assert c.get("/user/status") == {"elsewhere": True}
+            assert api.requests[0].headers["Authorization"].startswith("OAuth2 ")
+        assert len(other.requests) == 1
+        assert "Authorization" not in other.requests[0].headers

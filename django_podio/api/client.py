@@ -4,6 +4,18 @@ The client holds one access token and knows nothing about the database; whoever 
 (normally :func:`django_podio.get_client`) passes a ``refresh`` callable that takes the token
 Podio refused and returns a fresh one; the client calls it once when Podio answers 401
 ``expired_token`` or ``invalid_token`` and replays the request once.
+
+Two rules keep the access token where it belongs:
+
+- it is sent only to ``API_URL``'s origin (scheme, host and port). A caller may pass an
+  absolute URL (say, a link found in item data); one on any other origin raises
+  :class:`ForeignURL` before anything is sent;
+- it is never a local variable of a frame that an error report can render (Django's DEBUG
+  page and ``AdminEmailHandler(include_html=True)`` print every frame's locals, and
+  ``sensitive_variables`` only works with ``DEBUG`` off): it travels inside an auth object
+  whose ``repr`` is masked, and our exceptions are re-raised from the client's own
+  frame, so the frames below it (transport, a refresh after a 401, the token endpoint) are
+  not in its traceback.
 """
 
 from __future__ import annotations
@@ -12,12 +24,51 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 from .. import conf
-from ..exceptions import InvalidToken, PodioError, TokenExpired
-from .transport import Transport
+from ..exceptions import DjangoPodioError, InvalidToken, PodioError, TokenExpired
+from .transport import Transport, without_frames
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class ForeignURL(ValueError):
+    """An absolute URL outside ``API_URL``'s origin: the client will not send its token there."""
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` with the scheme's default port filled in, for comparisons."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # a non-numeric or out-of-range port
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(scheme)
+
+
+class OAuth2Auth(requests.auth.AuthBase):
+    """Adds ``Authorization: OAuth2 <token>`` as the request is prepared; ``repr`` is masked.
+
+    The token lives here rather than in a headers dict so that no frame's locals (ours or
+    requests') hold it in plain sight. requests applies it once per request and drops the
+    header on a redirect to another host.
+    """
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"OAuth2 {self.token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "<OAuth2Auth [redacted]>"
 
 
 class PodioClient:
@@ -30,9 +81,10 @@ class PodioClient:
         transport: Transport | None = None,
         **transport_options: Any,
     ) -> None:
-        self._access_token = access_token
+        self._auth = OAuth2Auth(access_token)
         self._refresh = refresh
         self.api_url = (api_url or conf.get("API_URL")).rstrip("/")
+        self._origin = origin(self.api_url)
         self.transport = transport or Transport(**transport_options)
 
     def __repr__(self) -> str:
@@ -56,16 +108,47 @@ class PodioClient:
     def session(self) -> requests.Session:
         return self.transport.session
 
-    def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"OAuth2 {self._access_token}"}
-
     def _on_unauthorized(self, error: Exception) -> Mapping[str, str] | None:
         if self._refresh is None or not isinstance(error, (TokenExpired, InvalidToken)):
             return None
         if isinstance(error, InvalidToken) and error.error not in (None, "invalid_token"):
             return None
-        self._access_token = self._refresh(self._access_token)
-        return self._auth_headers()
+        self._auth.token = self._refresh(self._auth.token)
+        return {}  # replay: the auth object now carries the fresh token
+
+    def url_for(self, path: str) -> str:
+        """The URL for ``path``: relative to ``API_URL``, or absolute on ``API_URL``'s origin.
+
+        Anything with a scheme (or starting with ``//``) counts as absolute, and an absolute
+        URL must have exactly the API's scheme, host and port and no user info; otherwise
+        :class:`ForeignURL` is raised, before any request.
+        """
+        parts = urlsplit(path)
+        if not parts.scheme and not path.startswith("//"):
+            return self.api_url + "/" + path.lstrip("/")
+        if origin(path) != self._origin or parts.username is not None or "\\" in path:
+            scheme, host, port = origin(path)
+            raise ForeignURL(
+                f"PodioClient sends its credentials only to {self.api_url}; refusing "
+                f"{scheme}://{host}:{port}. Fetch other URLs without the Podio client."
+            )
+        return path
+
+    def _send(self, method: str, url: str, *, on_unauthorized: bool = True, **options: Any):
+        try:
+            return self.transport.send(
+                method,
+                url,
+                auth=self._auth,
+                on_unauthorized=self._on_unauthorized if on_unauthorized else None,
+                **options,
+            ).podio_data
+        except DjangoPodioError as error:
+            # Ours (a Podio answer, or a local fault such as DecryptionError during the
+            # refresh after a 401): re-raised from this frame, so the traceback no longer
+            # shows the frames below, whose locals held credentials.
+            cause = error.__cause__
+            raise error.with_traceback(None) from (cause and without_frames(cause))
 
     def request(
         self,
@@ -76,21 +159,7 @@ class PodioClient:
         json: Any = None,
         safe: bool | None = None,
     ) -> Any:
-        url = (
-            path
-            if path.startswith(("http://", "https://"))
-            else self.api_url + "/" + path.lstrip("/")
-        )
-        response = self.transport.send(
-            method,
-            url,
-            params=params,
-            json=json,
-            headers=self._auth_headers(),
-            safe=safe,
-            on_unauthorized=self._on_unauthorized,
-        )
-        return response.podio_data
+        return self._send(method, self.url_for(path), params=params, json=json, safe=safe)
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params)
@@ -185,14 +254,13 @@ class PodioClient:
         # Worker threads never refresh the token: the refresh callable may use the database,
         # which belongs to the caller's thread. A page refused with 401 is fetched again by the
         # caller (see _page_result), which refreshes once and replays.
-        response = self.transport.send(
+        return self._send(
             "POST",
             f"{self.api_url}/item/app/{int(app_id)}/filter/",
             json=dict(body),
-            headers=self._auth_headers(),
             safe=True,
+            on_unauthorized=False,
         )
-        return response.podio_data
 
     def _page_result(self, future: Future[dict[str, Any]], app_id: int, body: dict[str, Any]):
         try:
@@ -359,4 +427,4 @@ class _RecentSeen(_Seen):
             del self.ids[next(iter(self.ids))]
 
 
-__all__ = ["PodioClient", "PodioError"]
+__all__ = ["ForeignURL", "PodioClient", "PodioError"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -11,6 +14,8 @@ from .. import exceptions as exc
 from ..redaction import redact
 
 _WAIT = re.compile(r"wait\s+(\d+)\s+second", re.IGNORECASE)
+# Podio counts calls per hour: waiting longer than that is never needed.
+RATE_LIMIT_WINDOW = 3600
 
 
 def _body(response: requests.Response) -> dict[str, Any]:
@@ -28,13 +33,35 @@ def _text(value: Any, limit: int = 300) -> str | None:
 
 
 def wait_seconds(response: requests.Response) -> int | None:
-    """Seconds Podio asks us to wait: from "Please wait N seconds", else ``Retry-After``."""
+    """Seconds Podio asks us to wait, or ``None`` when the answer does not say.
+
+    Read from Podio's "Please wait N seconds", else from ``Retry-After`` (seconds or an HTTP
+    date, as a proxy in front of Podio may send). The value is clamped to
+    ``1 <= seconds <= RATE_LIMIT_WINDOW``: "0 seconds" (or a date in the past) would make a
+    caller that waits and retries spin, and no honest wait exceeds Podio's one-hour window
+    (a huge number would overflow a caller's ``timedelta``). A negative or non-numeric value
+    is not a wait at all.
+    """
     description = str(_body(response).get("error_description") or "")
     match = _WAIT.search(description)
     if match:
-        return int(match.group(1))
-    retry_after = response.headers.get("Retry-After", "")
-    return int(retry_after) if retry_after.isdigit() else None
+        return _clamp(int(match.group(1)))
+    retry_after = (response.headers.get("Retry-After") or "").strip()
+    if retry_after.isdigit():
+        return _clamp(int(retry_after))
+    if retry_after and not retry_after.lstrip("+-").replace(".", "", 1).isdigit():
+        try:
+            when = parsedate_to_datetime(retry_after)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            return None
+        return _clamp(math.ceil((when - datetime.now(UTC)).total_seconds()))
+    return None
+
+
+def _clamp(seconds: int) -> int:
+    return max(1, min(seconds, RATE_LIMIT_WINDOW))
 
 
 def error_from_response(response: requests.Response, method: str, path: str) -> exc.PodioAPIError:

@@ -25,6 +25,9 @@ logger = get_logger("django_podio.api")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
 USER_AGENT = "django-podio/0.1"
+# Rate-limit waits per logical request (see Transport._rate_limit_wait).
+MAX_RATE_LIMIT_WAITS = 3
+MIN_RATE_LIMIT_WAIT = 1.0
 
 
 class Transport:
@@ -81,20 +84,27 @@ class Transport:
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        auth: requests.auth.AuthBase | None = None,
         safe: bool | None = None,
         on_unauthorized: Callable[[Exception], Mapping[str, str] | None] | None = None,
     ) -> requests.Response:
         """Send one logical request; return the successful response or raise a PodioError.
 
         ``safe`` requests (GET, or a read-only POST the caller vouches for) are retried on
-        network errors, 5xx and unreadable bodies. A 420 is waited out for any method since
-        Podio rejected it unprocessed. ``on_unauthorized`` may return fresh headers once after
-        a 401 (the refresh-and-replay rule lives with the caller that owns the token).
+        network errors, 5xx and unreadable bodies, and waited out on a rate limit (see
+        :meth:`_rate_limit_wait`). A write is never sent twice: whatever the answer, it is
+        raised to the caller, who alone knows whether sending it again is harmless.
+        ``on_unauthorized`` may return fresh headers once after a 401 (the refresh-and-replay
+        rule lives with the caller that owns the token); the request is replayed when it
+        returns a mapping, even an empty one (an ``auth`` object may carry the new token).
+        Credentials belong in ``auth`` (an object with a masked ``repr``) rather than in
+        ``headers``: error reports print every frame's local variables.
         """
         method = method.upper()
         safe = method in SAFE_METHODS if safe is None else safe
         path = urlsplit(url).path
         attempt = 0
+        waits = 0
         waited = 0.0
         reauthorized = False
         while True:
@@ -107,6 +117,7 @@ class Transport:
                     json=json,
                     data=data,
                     headers=headers,
+                    auth=auth,
                     timeout=self.timeout,
                 )
             except requests.RequestException as error:
@@ -127,7 +138,7 @@ class Transport:
                 logger.warning("%s %s failed (%s)", method, path, kind)
                 raise PodioConnectionError(
                     f"Could not reach Podio: {method} {path} ({kind})"
-                ) from None
+                ) from without_frames(error)
             self._track_rate_limit(response)
             elapsed = (self.clock() - started) * 1000
             logger.debug("%s %s -> %s (%.0f ms)", method, path, response.status_code, elapsed)
@@ -154,13 +165,14 @@ class Transport:
 
             error = error_from_response(response, method, path)
             if isinstance(error, RateLimited):
-                wait = error.wait_seconds
-                if wait is not None and waited + wait <= self.rate_limit_max_wait:
+                wait = self._rate_limit_wait(error, safe=safe, waits=waits, waited=waited)
+                if wait is not None:
                     logger.info("%s %s rate limited; waiting %ss as Podio asks", method, path, wait)
+                    waits += 1
                     waited += wait
                     self.sleep(wait)
                     continue
-                logger.warning("%s %s rate limited (wait %ss)", method, path, wait)
+                logger.warning("%s %s rate limited (wait %ss)", method, path, error.wait_seconds)
                 raise error
             if response.status_code == 401 and on_unauthorized and not reauthorized:
                 new_headers = on_unauthorized(error)
@@ -185,6 +197,32 @@ class Transport:
             log("%s", error)
             raise error
 
+    def _rate_limit_wait(
+        self, error: RateLimited, *, safe: bool, waits: int, waited: float
+    ) -> float | None:
+        """How long to sleep before sending a rate-limited request again; ``None``: raise.
+
+        The rules, so that no answer can make the client spin or hammer Podio:
+
+        - only ``safe`` requests are sent again. A 420 means Podio refused the call, but a
+          429 may come from anything in between, and a token request that reached Podio may
+          have spent a refresh token: a write is never replayed, it raises ``RateLimited``
+          with the wait so the caller (or a task re-enqueuing itself) decides;
+        - a wait the answer does not state (or states as negative or non-numeric) is not
+          guessed: raise;
+        - each wait lasts at least ``MIN_RATE_LIMIT_WAIT`` seconds (Podio asking 0 seconds
+          is read as 1) and counts against ``RATE_LIMIT_MAX_WAIT`` for the whole logical
+          request;
+        - at most ``MAX_RATE_LIMIT_WAITS`` waits per logical request, however short.
+        """
+        wait = error.wait_seconds
+        if not safe or wait is None or waits >= MAX_RATE_LIMIT_WAITS:
+            return None
+        wait = max(float(wait), MIN_RATE_LIMIT_WAIT)
+        if waited + wait > self.rate_limit_max_wait:
+            return None
+        return wait
+
     def _track_rate_limit(self, response: requests.Response) -> None:
         limit = response.headers.get("X-Rate-Limit-Limit")
         remaining = response.headers.get("X-Rate-Limit-Remaining")
@@ -194,3 +232,19 @@ class Transport:
             int(limit) if limit and limit.isdigit() else None,
             int(remaining) if remaining and remaining.isdigit() else None,
         )
+
+
+def without_frames(error: BaseException) -> BaseException:
+    """``error`` and its causes, stripped of their tracebacks, to chain as a cause.
+
+    The cause says what failed (refused, reset, timed out) but its frames inside requests
+    and urllib3 hold the prepared request, ``Authorization`` header included, and error
+    reports print them.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.__traceback__ = None
+        current = current.__cause__ or current.__context__
+    return error

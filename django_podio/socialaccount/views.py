@@ -17,7 +17,7 @@ from .. import conf
 from ..api import oauth
 from ..api.client import PodioClient
 from ..exceptions import PodioError
-from ..redaction import get_logger
+from ..redaction import MaskedDict, get_logger
 
 logger = get_logger("django_podio.login")
 
@@ -43,19 +43,21 @@ class PodioOAuth2Adapter(OAuth2Adapter):
             token = oauth.exchange_code(
                 code,
                 client.callback_url,
+                code_verifier=pkce_code_verifier,
                 credentials=conf.AppCredentials(client_id=app.client_id, secret=app.secret),
             )
         except PodioError as error:
             setattr(request, _ERROR_ATTR, f"code exchange failed: {error}")
             raise ProviderException("Podio refused the authorization code.") from None
         self.did_fetch_access_token = True
-        return {
-            "access_token": token.access_token,
-            "refresh_token": token.refresh_token,
-            "expires_in": token.expires_in,
-            "scope": token.scope,
-            "ref": {"type": token.ref_type, "id": token.ref_id},
-        }
+        # allauth holds this in its own frames' locals: masked when an error report prints it.
+        return MaskedDict(
+            access_token=token.access_token,
+            refresh_token=token.refresh_token,
+            expires_in=token.expires_in,
+            scope=token.scope,
+            ref={"type": token.ref_type, "id": token.ref_id},
+        )
 
     def complete_login(self, request: HttpRequest, app: Any, token: Any, **kwargs: Any) -> Any:
         try:
@@ -65,9 +67,11 @@ class PodioOAuth2Adapter(OAuth2Adapter):
         except (PodioError, KeyError, TypeError, ValueError) as error:
             setattr(request, _ERROR_ATTR, f"profile request failed: {error}")
             raise ProviderException("Could not read the Podio profile.") from None
-        # Not persisted by allauth; read by tokens.store_from_login while the request lasts.
+        # The granted scope (not a secret) rides on the account: extra_data is saved with it
+        # and survives the session round trip of a pending sign-up; tokens/ reads it there.
         response = kwargs.get("response") or {}
-        login._django_podio_scope = response.get("scope", "")
+        scope = response.get("scope")
+        login.account.extra_data["scope"] = scope if isinstance(scope, str) else ""
         return login
 
 

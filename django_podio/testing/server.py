@@ -42,6 +42,16 @@ HTML_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
 )
+# Authorize parameters the consent form posts back (PKCE's included).
+PASSED_THROUGH_CONSENT = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+)
 FAULT_ERRORS = {
     "500": (500, "server_error", "An unexpected error occurred"),
     "502": (502, "bad_gateway", "Bad gateway"),
@@ -525,7 +535,13 @@ class FakePodio(PodioState):
             tokens = self.issue_implicit(client_id, scope)
             fragment = {k: str(v) for k, v in tokens.items() if k != "ref"}
             return redirect(redirect_uri + "#" + urlencode({**fragment, **extra}))
-        code = self.issue_code(client_id, redirect_uri, scope)
+        code = self.issue_code(
+            client_id,
+            redirect_uri,
+            scope,
+            params.get("code_challenge"),
+            params.get("code_challenge_method"),
+        )
         return redirect(with_query(redirect_uri, {"code": code, **extra}))
 
     def _consent_page(self, params: dict[str, str]) -> Response:
@@ -538,7 +554,7 @@ class FakePodio(PodioState):
         hidden = "\n".join(
             f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
             for k, v in params.items()
-            if k in ("client_id", "redirect_uri", "response_type", "scope", "state")
+            if k in PASSED_THROUGH_CONSENT
         )
         scope = params.get("scope") or "global:all"
         client = html.escape(self.client_name)

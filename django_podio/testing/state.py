@@ -6,6 +6,8 @@ thread while the test thread keeps adding data, moving the clock and reading the
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import random
 import re
@@ -171,6 +173,23 @@ class AuthCode:
     issued_at: float
     expires_at: float
     used: bool = False
+    code_challenge: str = ""  # PKCE (RFC 7636), when the authorize request carried one
+    code_challenge_method: str = ""
+
+
+def pkce_matches(code: AuthCode, verifier: str) -> bool:
+    """RFC 7636 §4.6: S256 compares BASE64URL(SHA256(verifier)); plain (the default) as is."""
+    if not verifier:
+        return False
+    method = code.code_challenge_method or "plain"
+    if method == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+        expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    elif method == "plain":
+        expected = verifier
+    else:
+        return False
+    return hmac.compare_digest(expected.encode(), code.code_challenge.encode())
 
 
 @dataclass
@@ -1129,7 +1148,14 @@ class PodioState:
     def check_client(self, client_id: str) -> bool:
         return hmac.compare_digest(str(client_id).encode(), self.client_id.encode())
 
-    def issue_code(self, client_id: str, redirect_uri: str, scope: str | None) -> str:
+    def issue_code(
+        self,
+        client_id: str,
+        redirect_uri: str,
+        scope: str | None,
+        code_challenge: str | None = None,
+        code_challenge_method: str | None = None,
+    ) -> str:
         with self._lock:
             now = self.now()
             code = AuthCode(
@@ -1140,6 +1166,8 @@ class PodioState:
                 scope=scope or "global:all",
                 issued_at=now,
                 expires_at=now + CODE_TTL,
+                code_challenge=code_challenge or "",
+                code_challenge_method=code_challenge_method or "",
             )
             self.codes[code.code] = code
             return code.code
@@ -1171,6 +1199,8 @@ class PodioState:
                     raise ApiError(400, "invalid_grant", "The authorization code has expired")
                 if param("redirect_uri") != code.redirect_uri:
                     raise ApiError(400, "invalid_grant", "The redirect_uri does not match")
+                if code.code_challenge and not pkce_matches(code, param("code_verifier")):
+                    raise ApiError(400, "invalid_grant", "The code_verifier does not match")
                 code.used = True
                 return self._issue(self.client_id, "user", code.user_id, code.scope)
             if grant_type == "refresh_token":

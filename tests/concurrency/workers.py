@@ -30,6 +30,6 @@ def get_client_and_call(env: dict[str, str], user_id: int, barrier, results) -> 
     try:
         client = get_client(user)
         status = client.get("/user/status")
-        results.put(("ok", status["user"]["user_id"], client._access_token))
+        results.put(("ok", status["user"]["user_id"], client._auth.token))
     except Exception as error:  # reported to the parent, which fails the test
         results.put(("error", type(error).__name__, str(error)))

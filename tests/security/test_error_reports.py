@@ -1,0 +1,254 @@
+"""No token in Django's error reports: the DEBUG 500 page and the HTML mail to the admins.
+
+Both render every frame's local variables. ``sensitive_variables`` is honoured only when
+``DEBUG`` is off, so the DEBUG page is safe only if no frame that can reach it holds a token.
+Each view below fails in a different place: after a successful call, inside a call Podio
+refuses, inside a call whose token expired and is refreshed, and on an unexpected bug deep in
+the transport.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.core import mail
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import include, path
+from django.utils import timezone
+from django.utils.log import AdminEmailHandler
+
+from django_podio import get_client
+from django_podio.api.client import PodioClient
+from django_podio.models import PodioConnection
+
+from ..conftest import login_with_podio
+from ..scan import find_leaks
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+
+STATE: dict = {}
+
+
+def fails_after_a_call(request):
+    client = get_client(request.user)
+    client.get("/user/status")
+    raise RuntimeError("the view failed after talking to Podio")
+
+
+def fails_in_a_call(request):
+    client = get_client(request.user)
+    STATE["fake"].add_fault("500", path="/user/status", count=10)
+    client.get("/user/status")
+    return HttpResponse("unreachable")
+
+
+def fails_after_a_refresh(request):
+    client = get_client(request.user)
+    STATE["fake"].expire_access_tokens()
+    STATE["fake"].add_fault("500", path="/user/status", count=10)
+    client.get("/user/status")  # 401 -> refresh -> replay -> 500
+    return HttpResponse("unreachable")
+
+
+def fails_in_the_refresh(request):
+    client = get_client(request.user)
+    STATE["fake"].expire_access_tokens()
+    STATE["fake"].add_fault("500", path="/oauth/token", count=1)
+    client.get("/user/status")  # 401 -> the refresh itself fails
+    return HttpResponse("unreachable")
+
+
+def fails_in_get_client_s_refresh(request):
+    PodioConnection.objects.update(expires_at=timezone.now())  # due: get_client refreshes
+    STATE["fake"].add_fault("500", path="/oauth/token", count=1)
+    get_client(request.user)
+    return HttpResponse("unreachable")
+
+
+def fails_as_reauthorization_required(request):
+    PodioConnection.objects.update(expires_at=timezone.now())
+    STATE["fake"].revoke_refresh_tokens()
+    get_client(request.user)  # ReauthorizationRequired from Podio's invalid_grant
+    return HttpResponse("unreachable")
+
+
+def fails_to_decrypt_during_a_refresh(request):
+    from cryptography.fernet import Fernet
+    from django.test import override_settings
+
+    client = get_client(request.user)
+    STATE["fake"].expire_access_tokens()
+    with override_settings(FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode()):
+        client.get("/user/status")  # 401 -> refresh -> the stored pair cannot be read
+    return HttpResponse("unreachable")
+
+
+def fails_as_reauthorization_required_in_a_call(request):
+    client = get_client(request.user)
+    STATE["fake"].expire_access_tokens()
+    STATE["fake"].revoke_refresh_tokens()
+    client.get("/user/status")  # 401 -> refresh -> invalid_grant -> ReauthorizationRequired
+    return HttpResponse("unreachable")
+
+
+def fails_on_a_bug_in_the_transport(request):
+    client = get_client(request.user)
+    client.post("/item/app/1/", json={"bad": object()})  # not JSON: fails inside requests
+    return HttpResponse("unreachable")
+
+
+def write_fails(request):
+    client = get_client(request.user)
+    STATE["fake"].add_fault("500", path="/item/app", count=1)
+    client.post("/item/app/1/", {"fields": {"title": "x"}})
+    return HttpResponse("unreachable")
+
+
+VIEWS = {
+    "after": fails_after_a_call,
+    "call": fails_in_a_call,
+    "after_refresh": fails_after_a_refresh,
+    "refresh": fails_in_the_refresh,
+    "get_client": fails_in_get_client_s_refresh,
+    "reauth": fails_as_reauthorization_required,
+    "decrypt": fails_to_decrypt_during_a_refresh,
+    "reauth_in_call": fails_as_reauthorization_required_in_a_call,
+    "bug": fails_on_a_bug_in_the_transport,
+    "write": write_fails,
+}
+
+urlpatterns = [
+    path("accounts/", include("allauth.urls")),
+    *(path(f"fail/{name}/", view) for name, view in VIEWS.items()),
+]
+
+
+@pytest.fixture
+def logged_in(client, fake, podio_settings):
+    podio_settings(MAX_RETRIES=0)
+    STATE["fake"] = fake
+    assert login_with_podio(client).status_code == 302
+    assert PodioConnection.objects.count() == 1
+    yield client
+    STATE.clear()
+
+
+@pytest.fixture
+def admin_mail(settings):
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    handler = AdminEmailHandler(include_html=True)
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    yield
+    logger.removeHandler(handler)
+
+
+def html_report_mail() -> str:
+    # Django's own mail_admins handler sends a plain-text copy; ours adds the HTML report.
+    with_html = [m for m in mail.outbox if m.alternatives]
+    assert len(with_html) == 1, [m.subject for m in mail.outbox]
+    message = with_html[0]
+    html = [content for content, kind in message.alternatives if kind == "text/html"]
+    assert html and "Local Vars" in html[0], "the mail carries the HTML report with locals"
+    return "\n".join(m.subject + m.body for m in mail.outbox) + html[0]
+
+
+def leak_context(secrets: set[str], text: str) -> list[str]:
+    """Where each leaked secret sits (the frame's function and the variable), for the failure."""
+    import re
+
+    found = []
+    for secret in secrets:
+        at = text.find(secret)
+        if at >= 0:
+            before = text[max(0, at - 3000) : at]
+            frames = re.findall(r", line \d+, in (\w+)", before)
+            names = re.findall(r"<td>([A-Za-z_]+)</td>", before)
+            found.append(f"{frames[-1] if frames else '?'} variable {names[-1] if names else '?'}")
+    return sorted(set(found))
+
+
+LEAD = pytest.mark.xfail(
+    strict=True,
+    reason="DEBUG page only (sensitive_variables is off under DEBUG): tokens.client.usable_token "
+    "re-raises result.exception (and chains it under ReauthorizationRequired) with its "
+    "original traceback, whose frames "
+    "(api.oauth.request_token's `body`, api.oauth.refresh's `refresh_token`) hold the client "
+    "secret and the spent refresh token; tokens/ and api/oauth.py are the lead's",
+)
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=LEAD) if n in ("get_client", "reauth") else n for n in VIEWS]
+)
+def test_debug_page_and_admin_mail_show_no_secret(name, logged_in, fake, settings, admin_mail):
+    browser = Client(raise_request_exception=False)
+    browser.cookies = logged_in.cookies
+
+    settings.DEBUG = True
+    debug_page = browser.get(f"/fail/{name}/")
+    assert debug_page.status_code == 500
+    page = debug_page.content.decode()
+    assert "Traceback" in page and "Local vars" in page  # the technical page, with locals
+
+    settings.DEBUG = False
+    mail.outbox.clear()
+    assert browser.get(f"/fail/{name}/").status_code == 500
+    report = html_report_mail()
+
+    secrets = fake.issued_secrets()
+    assert len(secrets) >= 4
+    leaks = find_leaks(secrets, debug_page=page, admin_mail=report)
+    assert leaks == {}, leak_context(secrets, page + report)
+
+
+def test_the_scan_would_see_a_token_in_the_locals(logged_in, fake, settings):
+    """The page does render locals: a token in a view's own variable is found by the scan."""
+    from django.test import RequestFactory
+    from django.views.debug import technical_500_response
+
+    connection = PodioConnection.objects.get()
+    token = connection.access_token
+    try:
+        PodioClient(token, api_url=fake.url).get("/no/such/route")
+    except Exception as error:
+        import sys
+
+        settings.DEBUG = True
+        response = technical_500_response(
+            RequestFactory().get("/"), type(error), error, sys.exc_info()[2]
+        )
+    assert find_leaks(fake.issued_secrets(), page=response.content.decode()) != {}
+
+
+def test_a_login_that_fails_unexpectedly_shows_no_token(client, fake, settings, admin_mail):
+    """A host's receiver raises during sign-up: a 500 in the middle of allauth's callback.
+
+    The authorization code is in the callback's URL, which Django's reports print as is; it
+    is single-use and already spent by then. Tokens and the client secret must not appear.
+    """
+    from allauth.account.signals import user_signed_up
+
+    def broken_receiver(**kwargs):
+        raise RuntimeError("the host's sign-up hook failed")
+
+    user_signed_up.connect(broken_receiver, dispatch_uid="broken", weak=False)
+    try:
+        browser = Client(raise_request_exception=False)
+        settings.DEBUG = True
+        response = login_with_podio(browser)
+        assert response.status_code == 500
+        page = response.content.decode()
+        assert "Local vars" in page
+        settings.DEBUG = False
+        mail.outbox.clear()
+        fake.current_user = fake.add_user(mail="grace@example.com", name="Grace")  # a sign-up
+        assert login_with_podio(browser).status_code == 500
+        report = html_report_mail()
+    finally:
+        user_signed_up.disconnect(dispatch_uid="broken")
+    secrets = fake.issued_secrets() - set(fake.codes)
+    leaks = find_leaks(secrets, debug_page=page, admin_mail=report)
+    assert leaks == {}, leak_context(secrets, page + report)
