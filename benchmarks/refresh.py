@@ -1,4 +1,4 @@
-"""podio_refresh at scale on PostgreSQL: wall time vs the ideal, queries per refresh, memory.
+"""podio_refresh at scale on PostgreSQL and on SQLite: wall time vs the ideal, queries, memory.
 
 (1) In process, N due connections and LATENCY per request on the fake: ``refresh_due`` at
     concurrency 1 and 8, each compared with the ideal N x latency / concurrency, and the
@@ -8,9 +8,11 @@
     --concurrency 8``) in a child process.
 
 The fake Podio runs in its own process, as Podio would be remote.
-Run: .venv/bin/python benchmarks/refresh.py [--n 2000] [--latency 0.03]
-Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); it
-creates and drops a database named django_podio_bench.
+Run: .venv/bin/python benchmarks/refresh.py [--n 2000] [--latency 0.03] [--database both]
+PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres): it creates and
+drops a database named django_podio_bench. SQLite: a file database in a temporary directory,
+in WAL mode as the docs require. SQLite serializes refreshes (one write lock for the whole
+database), so ``refresh_due`` runs them one at a time there whatever the concurrency asked.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -27,6 +30,13 @@ from _common import ROOT, point_at, setup_django, timed
 from _fakeproc import RemoteFake
 
 BENCH_DB = "django_podio_bench"
+
+
+def recreate_sqlite() -> str:
+    path = os.path.join(tempfile.mkdtemp(prefix="django_podio_bench_"), "bench.sqlite3")
+    os.environ["SQLITE_PATH"] = path
+    os.environ["DATABASE_URL"] = ""
+    return path
 
 
 def recreate_database(base_url: str) -> str:
@@ -99,8 +109,8 @@ class QueryCounter:
         connection_created.connect(on_created, weak=False)
 
 
-def cron_peak_rss(fake, db_url: str) -> tuple[float, int]:
-    """Run the real cron command in a child; return (wall seconds, peak RSS in MiB)."""
+def cron_peak_rss(fake, db_url: str) -> tuple[float, int, int]:
+    """Run the real cron command in a child; return (wall seconds, refreshed, peak RSS MiB)."""
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
@@ -130,11 +140,23 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.03)
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--database", choices=["postgres", "sqlite", "both"], default="both")
     args = parser.parse_args()
-
+    if args.database == "both":  # one child per database: Django is configured once a process
+        for database in ("postgres", "sqlite"):
+            argv = [a for a in sys.argv[1:] if a not in ("--database", "both")]
+            subprocess.run(
+                [sys.executable, __file__, *argv, "--database", database], check=True
+            )
+        return
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    db_url = recreate_database(base)
-    setup_django(db_url)
+    if args.database == "sqlite":
+        recreate_sqlite()
+        db_url = ""
+        setup_django(None)
+    else:
+        db_url = recreate_database(base)
+        setup_django(db_url)
     from django.core.management import call_command
 
     from django_podio import tokens
@@ -150,7 +172,8 @@ def main() -> None:
         make_due(fake, n)
         fake.set("latency", latency)
         print(
-            f"N = {n} due connections, {latency * 1000:.0f} ms per request on the fake, PostgreSQL"
+            f"N = {n} due connections, {latency * 1000:.0f} ms per request on the fake, "
+            f"{'SQLite (file, WAL)' if args.database == 'sqlite' else 'PostgreSQL'}"
         )
         spent = fake.refresh_grants_used()
         for concurrency in args.concurrency:
@@ -172,8 +195,9 @@ def main() -> None:
             assert fake.refresh_grants_used() == spent + n
             spent += n
             ideal = n * latency / concurrency
+            ran = report.concurrency
             print(
-                f"concurrency {concurrency}: {wall:7.2f} s  ideal {ideal:6.2f} s  "
+                f"concurrency {concurrency} (ran {ran}): {wall:7.2f} s  ideal {ideal:6.2f} s  "
                 f"ratio {wall / ideal:.2f}x  queries/refresh {counter.count / n:.2f}  "
                 f"our CPU/refresh {cpu / n * 1000:.2f} ms"
             )
@@ -205,6 +229,8 @@ def main() -> None:
     from django.db import connections
 
     connections.close_all()
+    if args.database == "sqlite":
+        return
     import psycopg
 
     with psycopg.connect(base, autocommit=True) as conn:

@@ -8,7 +8,7 @@ SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
 ALLOWED_HOSTS = ["*"]
-# A fixed test key (base64 of 32 bytes); FIELD_ENCRYPTION_KEY is read at import by the backend.
+# A fixed test key (base64 of 32 bytes); django-podio reads it when a secret is first used.
 FIELD_ENCRYPTION_KEY = "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleSE="
 
 

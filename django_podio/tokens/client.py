@@ -14,6 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from .. import conf
 from ..api.client import PodioClient
+from ..api.transport import without_frames
 from ..exceptions import ConnectionNotFound, ReauthorizationRequired
 from ..models import PodioConnection
 from .refresh import Outcome, refresh_connection
@@ -59,16 +60,19 @@ def usable_token(connection: PodioConnection, *, stale_token: str | None = None)
     """A token to send now: refreshed if due (or refused), else the stored one."""
     result = refresh_connection(connection, stale_token=stale_token)
     current = result.connection
+    # The refresh's exception is re-raised without its frames: they hold the token request's
+    # body (client secret, refresh token), and Django's DEBUG page ignores sensitive_variables.
+    cause = without_frames(result.exception) if result.exception is not None else None
     if result.outcome is Outcome.REAUTH_REQUIRED:
-        raise _reauth(current or connection) from result.exception
+        raise _reauth(current or connection) from cause
     if current is None:  # deleted meanwhile (a disconnect)
         raise _NotFound(f"Podio connection {connection.pk} no longer exists.")
     if result.outcome is Outcome.FAILED:
         # A token that is merely close to expiry still works: use it and try again later.
         if stale_token is None and current.access_token and not current.expires_within(0):
             return current.access_token
-        if result.exception is not None:
-            raise result.exception
+        if cause is not None:
+            raise cause
         from ..exceptions import PodioError
 
         raise PodioError(f"Could not refresh Podio connection {current.pk}: {result.error}")

@@ -170,19 +170,7 @@ def leak_context(secrets: set[str], text: str) -> list[str]:
     return sorted(set(found))
 
 
-LEAD = pytest.mark.xfail(
-    strict=True,
-    reason="DEBUG page only (sensitive_variables is off under DEBUG): tokens.client.usable_token "
-    "re-raises result.exception (and chains it under ReauthorizationRequired) with its "
-    "original traceback, whose frames "
-    "(api.oauth.request_token's `body`, api.oauth.refresh's `refresh_token`) hold the client "
-    "secret and the spent refresh token; tokens/ and api/oauth.py are the lead's",
-)
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=LEAD) if n in ("get_client", "reauth") else n for n in VIEWS]
-)
+@pytest.mark.parametrize("name", VIEWS)
 def test_debug_page_and_admin_mail_show_no_secret(name, logged_in, fake, settings, admin_mail):
     browser = Client(raise_request_exception=False)
     browser.cookies = logged_in.cookies
