@@ -145,9 +145,7 @@ def main() -> None:
     if args.database == "both":  # one child per database: Django is configured once a process
         for database in ("postgres", "sqlite"):
             argv = [a for a in sys.argv[1:] if a not in ("--database", "both")]
-            subprocess.run(
-                [sys.executable, __file__, *argv, "--database", database], check=True
-            )
+            subprocess.run([sys.executable, __file__, *argv, "--database", database], check=True)
         return
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     if args.database == "sqlite":
