@@ -109,10 +109,11 @@ class QueryCounter:
         connection_created.connect(on_created, weak=False)
 
 
-def cron_peak_rss(fake, db_url: str) -> tuple[float, int, int]:
+def cron_peak_rss(fake, db_url: str, **extra_env: str) -> tuple[float, int, int]:
     """Run the real cron command in a child; return (wall seconds, refreshed, peak RSS MiB)."""
     env = {
         **os.environ,
+        **extra_env,
         "DATABASE_URL": db_url,
         "PODIO_FAKE_URL": fake.url,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -139,6 +140,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.03)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-only", action="store_true")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--database", choices=["postgres", "sqlite", "both"], default="both")
     args = parser.parse_args()
@@ -174,7 +176,7 @@ def main() -> None:
             f"{'SQLite (file, WAL)' if args.database == 'sqlite' else 'PostgreSQL'}"
         )
         spent = fake.refresh_grants_used()
-        for concurrency in args.concurrency:
+        for concurrency in [] if args.memory_only else args.concurrency:
             make_due_again()
             counter.count = 0
             report = None
@@ -217,12 +219,16 @@ def main() -> None:
                     f"refresh_due N = {size:6d}: Python heap peak {peak / 1024:.0f} KiB "
                     "(tracemalloc, in process)"
                 )
-                make_due_again()
-                wall, refreshed, rss = cron_peak_rss(fake, db_url)
-                print(
-                    f"podio_refresh (child) N = {size:6d}: {wall:6.2f} s, "
-                    f"{refreshed} refreshed, peak RSS {rss} MiB"
-                )
+                # glibc gives each thread its own malloc arena; 8 refresh threads fragment them
+                # as N grows. MALLOC_ARENA_MAX=2 shows how much of the RSS is that.
+                for extra in ({}, {"MALLOC_ARENA_MAX": "2"}):
+                    make_due_again()
+                    wall, refreshed, rss = cron_peak_rss(fake, db_url, **extra)
+                    label = " ".join(f"{k}={v}" for k, v in extra.items()) or "default malloc"
+                    print(
+                        f"podio_refresh (child) N = {size:6d}: {wall:6.2f} s, "
+                        f"{refreshed} refreshed, peak RSS {rss} MiB ({label})"
+                    )
 
     from django.db import connections
 

@@ -83,3 +83,18 @@ def test_reencrypt_writes_nothing_when_a_value_is_undecryptable(logged_in, fake,
         cursor.execute("SELECT access_token FROM django_podio_podioconnection ORDER BY id")
         after = [row[0] for row in cursor.fetchall()]
     assert after[0] == before[0]  # the readable row was not rewritten either
+
+
+def test_a_fresh_login_replaces_an_undecryptable_connection(client, fake, settings):
+    """A key dropped too early: logging in with Podio again is the repair, not a 500."""
+    login_with_podio(client)
+    before = PodioConnection.objects.get()
+    client.logout()
+    settings.FIELD_ENCRYPTION_KEY = KEY_B  # the old key is gone: every stored secret is junk
+    response = login_with_podio(client)
+    assert response.status_code == 302, response.content[:300]
+    after = PodioConnection.objects.get()
+    assert after.pk == before.pk
+    assert after.refresh_token and after.refresh_token != before.refresh_token
+    get_client(after.user).get("/user/status")  # the new tokens, under the new key, work
+    assert tokens.refresh_connection(after, force=True).outcome is tokens.Outcome.REFRESHED
