@@ -40,6 +40,23 @@ def podio_settings(settings, fake):
     return apply
 
 
+@pytest.fixture
+def creds(fake):
+    """The fake's client credentials, for calling the token endpoint directly."""
+    from django_podio.conf import AppCredentials
+
+    return AppCredentials(fake.client_id, fake.client_secret)
+
+
+@pytest.fixture
+def user_token(fake, creds):
+    """A live token pair for a second Podio user (password grant: no browser needed)."""
+    from django_podio.api import oauth
+
+    fake.add_user(mail="grace@example.com", password="pw-grace")
+    return oauth.password("grace@example.com", "pw-grace", credentials=creds)
+
+
 def start_login(client, **params) -> str:
     """POST allauth's login view (as the button does) and return Podio's authorize URL."""
     response = client.post(reverse("podio_login"), params)

@@ -8,20 +8,8 @@ import requests
 from django_podio import exceptions as exc
 from django_podio.api import oauth
 from django_podio.api.client import ForeignURL, PodioClient
-from django_podio.conf import AppCredentials
 
 from .scripted import Answer, scripted
-
-
-@pytest.fixture
-def creds(fake):
-    return AppCredentials(fake.client_id, fake.client_secret)
-
-
-@pytest.fixture
-def user_token(fake, creds):
-    fake.add_user(mail="grace@example.com", password="pw-grace")
-    return oauth.password("grace@example.com", "pw-grace", credentials=creds)
 
 
 @pytest.fixture

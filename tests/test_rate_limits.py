@@ -16,22 +16,10 @@ from django_podio import exceptions as exc
 from django_podio.api import oauth
 from django_podio.api.client import PodioClient
 from django_podio.api.transport import MAX_RATE_LIMIT_WAITS, MIN_RATE_LIMIT_WAIT
-from django_podio.conf import AppCredentials
 
 from .scripted import Answer, podio_420, scripted
 
 OK = Answer(200, {"ok": True})
-
-
-@pytest.fixture
-def creds(fake):
-    return AppCredentials(fake.client_id, fake.client_secret)
-
-
-@pytest.fixture
-def user_token(fake, creds):
-    fake.add_user(mail="grace@example.com", password="pw-grace")
-    return oauth.password("grace@example.com", "pw-grace", credentials=creds)
 
 
 @pytest.fixture
