@@ -44,7 +44,7 @@ def recreate_database(base_url: str) -> str:
 
     parts = urlsplit(base_url)
     with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {BENCH_DB}")
     return urlunsplit(parts._replace(path="/" + BENCH_DB))
 
@@ -238,7 +238,7 @@ def main() -> None:
     import psycopg
 
     with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 if __name__ == "__main__":

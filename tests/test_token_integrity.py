@@ -346,3 +346,22 @@ def test_password_grant_helper_still_works(fake):
         "bob@example.com", "pw", credentials=AppCredentials(fake.client_id, fake.client_secret)
     )
     assert token.refresh_token and token.expires_in == EIGHT_HOURS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_caller_holding_the_row_lock_does_not_hang_the_refresh_forever(fake, login, monkeypatch):
+    """The refresh runs on its own connection; the caller's lock would block it for good."""
+    from django.db import DatabaseError
+
+    from django_podio.tokens import refresh as refresh_module
+
+    if db.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite's busy timeout bounds the wait there")
+    monkeypatch.setattr(refresh_module, "LOCK_TIMEOUT", 1)
+    due(login)
+    with transaction.atomic():
+        PodioConnection.objects.select_for_update().get(pk=login.pk)
+        with pytest.raises(DatabaseError):
+            get_client(login.user)
+    assert refresh_grants(fake) == []  # nothing was spent
+    assert tokens.refresh_connection(login).outcome is tokens.Outcome.REFRESHED

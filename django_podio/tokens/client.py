@@ -15,7 +15,7 @@ from django.views.decorators.debug import sensitive_variables
 from .. import conf
 from ..api.client import PodioClient
 from ..api.transport import without_frames
-from ..exceptions import ConnectionNotFound, ReauthorizationRequired
+from ..exceptions import ConnectionNotFound, PodioError, ReauthorizationRequired
 from ..models import PodioConnection
 from .refresh import Outcome, refresh_connection
 
@@ -65,17 +65,21 @@ def usable_token(connection: PodioConnection, *, stale_token: str | None = None)
     cause = without_frames(result.exception) if result.exception is not None else None
     if result.outcome is Outcome.REAUTH_REQUIRED:
         raise _reauth(current or connection) from cause
-    if current is None:  # deleted meanwhile (a disconnect)
-        raise _NotFound(f"Podio connection {connection.pk} no longer exists.")
     if result.outcome is Outcome.FAILED:
         # A token that is merely close to expiry still works: use it and try again later.
-        if stale_token is None and current.access_token and not current.expires_within(0):
-            return current.access_token
+        known = current or connection
+        if (
+            stale_token is None
+            and known.access_token
+            and known.expires_at is not None
+            and not known.expires_within(0)
+        ):
+            return known.access_token
         if cause is not None:
             raise cause
-        from ..exceptions import PodioError
-
-        raise PodioError(f"Could not refresh Podio connection {current.pk}: {result.error}")
+        raise PodioError(f"Could not refresh Podio connection {known.pk}: {result.error}")
+    if current is None:  # deleted meanwhile (a disconnect)
+        raise _NotFound(f"Podio connection {connection.pk} no longer exists.")
     return current.access_token
 
 
