@@ -161,7 +161,7 @@ class ItemState:
             self._item_event("item.delete", item)
 
     def serve_odd_item(
-        self, item_id: int, *, fields: dict[str, Any] | None = None, **top: Any
+        self, item_id: int, /, *, fields: dict[str, Any] | None = None, **top: Any
     ) -> None:
         """Serve this item in a shape Podio does not send, to test how clients cope.
 
@@ -175,9 +175,14 @@ class ItemState:
 
     def _oddify(self, item_id: int, data: dict[str, Any]) -> dict[str, Any]:
         top, fields = self._odd_items.get(item_id, ({}, {}))
-        for f in data.get("fields") or []:
-            if f.get("external_id") in fields:
-                f["values"] = fields[f["external_id"]]
+        present = {f.get("external_id"): f for f in data.get("fields") or []}
+        app = self.apps[self._item_index[item_id]]
+        for external_id, values in fields.items():
+            if external_id not in present:
+                spec = next(f for f in app.fields if f["external_id"] == external_id)
+                present[external_id] = dict(spec)
+                data["fields"].append(present[external_id])
+            present[external_id]["values"] = values
         for key, value in top.items():
             if value is REMOVE:
                 data.pop(key, None)
