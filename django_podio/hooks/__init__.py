@@ -3,7 +3,14 @@
 
 from __future__ import annotations
 
-from .process import ProcessReport, process_event, process_item, process_pending, replay
+from .process import (
+    ProcessReport,
+    drain_in_process,
+    process_event,
+    process_item,
+    process_pending,
+    replay,
+)
 from .register import (
     DEFAULT_EVENTS,
     SyncReport,
@@ -19,6 +26,7 @@ __all__ = [
     "SyncReport",
     "create_hook",
     "delete_hook",
+    "drain_in_process",
     "process_event",
     "process_item",
     "process_pending",

@@ -83,9 +83,9 @@ def hook_view(request: HttpRequest, secret: str) -> HttpResponse:
     event = store_delivery(hook, fields)
     after: list[Callable[[], None]] = []
     if event.duplicate_of_id is None:
-        from .process import process_event
+        from .process import drain_in_process
 
-        after.append(lambda: process_event(event.pk))
+        after.append(drain_in_process)
     return ProcessAfterResponse(b"", status=202, content_type="text/plain", after=after)
 
 
