@@ -161,9 +161,9 @@ def process_event(pk: int, *, force: bool = False) -> ProcessReport:
         return ProcessReport()
     if event.type == "hook.verify":
         return _verify(claimed[0], now)
-    _finish(claimed, now)
     for claimed_event in claimed:
         _send(hook_event, event=claimed_event)
+    _finish(claimed, now)
     return ProcessReport(processed=len(claimed), done=len(claimed))
 
 
@@ -184,10 +184,10 @@ def process_item(app_id: int, item_id: int, *, force: bool = False) -> ProcessRe
     row = PodioItem.objects.filter(item_id=item_id).only("fetched_at").first()
     if not force and not deleting and row is not None and row.fetched_at > newest:
         # Fetched after the newest of these events arrived: the row already shows them.
-        _finish(events, now)
-        report.done = len(events)
         for event in events:
             _send(hook_event, event=event)
+        _finish(events, now)
+        report.done = len(events)
         return report
     try:
         client = _client_for(next((e.hook for e in events if e.hook.connection), events[0].hook))
@@ -208,6 +208,7 @@ def process_item(app_id: int, item_id: int, *, force: bool = False) -> ProcessRe
             )
             if changed.odd:
                 raise items.OddItem(changed.odd[0][1])
+            removed = False
     except (DjangoPodioError, items.OddItem) as error:
         message = _fail(events, error, now, retry=not isinstance(error, DecryptionError))
         report.failed = len(events)
@@ -217,8 +218,8 @@ def process_item(app_id: int, item_id: int, *, force: bool = False) -> ProcessRe
             extra={"podio_item_id": item_id, "podio_events": len(events), "error": message},
         )
         return report
-    _finish(events, timezone.now())
-    report.done = len(events)
+    # Signals go out before the events are marked done: a crash in between means the host
+    # hears of a change twice (at least once), never not at all.
     if item is None:
         if removed or deleting:
             _send(item_deleted, app_id=app_id, item_id=item_id)
@@ -233,6 +234,8 @@ def process_item(app_id: int, item_id: int, *, force: bool = False) -> ProcessRe
         )
     for event in events:
         _send(hook_event, event=event)
+    _finish(events, timezone.now())
+    report.done = len(events)
     return report
 
 
@@ -264,10 +267,10 @@ def _verify(event: PodioHookEvent, now: datetime) -> ProcessReport:
         status=PodioHook.Status.ACTIVE, verified_at=now, last_error=""
     )
     PodioHook.objects.filter(pk=hook.pk, hook_id__isnull=True).update(hook_id=hook_id)
-    _finish([event], timezone.now())
     PodioHookEvent.objects.filter(pk=event.pk).update(code=None)
-    report.done = 1
     _send(hook_event, event=event)
+    _finish([event], timezone.now())
+    report.done = 1
     return report
 
 

@@ -80,7 +80,12 @@ def hook_view(request: HttpRequest, secret: str) -> HttpResponse:
     problem = _check(hook, fields)
     if problem:
         return _quiet(HttpResponse(problem, status=400, content_type="text/plain"))
-    event = store_delivery(hook, fields)
+    try:
+        event = store_delivery(hook, fields)
+    except Exception:
+        # Podio retries a failed delivery; the log line names the hook, never its URL.
+        log.exception("Storing a Podio hook delivery failed", extra={"podio_hook": hook.hook_id})
+        return _quiet(HttpResponse("Not stored", status=500, content_type="text/plain"))
     after: list[Callable[[], None]] = []
     if event.duplicate_of_id is None:
         from .process import drain_in_process

@@ -13,10 +13,41 @@ from django_podio.testing.seed import default_fields
 LIGHT_FIELDS = [f for f in default_fields(0) if f["external_id"] in ("title", "amount", "status")]
 
 
+# Django's live server shares an in-memory SQLite database's one connection between this
+# thread and its request threads; two threads inside it at once break its transactions.
+# With such a database the request (including the work after the response) and this thread's
+# checks take turns; with a file or PostgreSQL database nothing is serialized.
+SHARED_CONNECTION = threading.RLock()
+
+
+@pytest.fixture
+def take_turns(monkeypatch):
+    from django.core.handlers.base import BaseHandler
+    from django.db import connection
+
+    from django_podio.hooks.receive import ProcessAfterResponse
+
+    if not (connection.vendor == "sqlite" and connection.is_in_memory_db()):
+        return
+    get_response, close = BaseHandler.get_response, ProcessAfterResponse.close
+
+    def locked_get_response(self, request):
+        with SHARED_CONNECTION:
+            return get_response(self, request)
+
+    def locked_close(self):
+        with SHARED_CONNECTION:
+            close(self)
+
+    monkeypatch.setattr(BaseHandler, "get_response", locked_get_response)
+    monkeypatch.setattr(ProcessAfterResponse, "close", locked_close)
+
+
 def wait_until(check: Callable[[], object], timeout: float = 15.0, what: str = "") -> object:
     deadline = time.monotonic() + timeout
     while True:
-        value = check()
+        with SHARED_CONNECTION:
+            value = check()
         if value:
             return value
         if time.monotonic() > deadline:
@@ -59,7 +90,7 @@ def received():
 
 
 @pytest.fixture
-def site(transactional_db, live_server, fake, podio_settings):
+def site(transactional_db, live_server, take_turns, fake, podio_settings):
     """A live server Podio can post to, an app in the fake, and its app connection."""
     podio_settings(WEBHOOK_BASE_URL=live_server.url, MAX_RETRIES=0)
     fake.rate_limit_general = fake.rate_limit_limited = 10**6
