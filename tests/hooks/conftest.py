@@ -97,4 +97,13 @@ def site(transactional_db, live_server, take_turns, fake, podio_settings):
     fake.hook_senders = 1
     app = fake.add_app(name="Projects", fields=LIGHT_FIELDS)
     connection = tokens.store_app_connection(app.app_id, app.app_token)
-    return SimpleNamespace(url=live_server.url, fake=fake, app=app, connection=connection)
+    yield SimpleNamespace(url=live_server.url, fake=fake, app=app, connection=connection)
+    # Let the live server's request threads finish their work after the response before the
+    # server (and the database it shares) goes away.
+    from django_podio.hooks import process
+
+    fake.wait_for_deliveries(10)
+    for lock in (SHARED_CONNECTION, process._draining):
+        with lock:
+            pass
+    time.sleep(0.1)

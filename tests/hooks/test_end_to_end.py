@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django_podio import hooks
 from django_podio.models import PodioConnection, PodioHook, PodioHookEvent, PodioItem
 
-from .conftest import wait_until
+from .conftest import SHARED_CONNECTION, wait_until
 
 Status = PodioHookEvent.Status
 
@@ -140,9 +140,10 @@ def test_pending_events_of_one_item_coalesce_into_one_refetch(hooked, received):
             fake.update_item(item_id, {"title": f"v{n}"})
         wait_until(lambda: PodioHookEvent.objects.filter(type="item.update").count() == 5)
         assert fake.wait_for_deliveries(5)
+        with SHARED_CONNECTION:
+            report = hooks.process_pending()
     finally:
         process._draining.release()
-    report = hooks.process_pending()
     assert (report.processed, report.refetches) == (5, 1)
     assert PodioItem.objects.get(item_id=item_id).revision == 5
     assert len(fake.requests_to(f"/item/{item_id}", "GET")) == 1

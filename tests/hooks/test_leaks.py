@@ -13,8 +13,8 @@ from django.core.management import call_command
 
 from django_podio.models import PodioHook, PodioHookEvent
 
-from ..hooks.conftest import SHARED_CONNECTION, site, take_turns, wait_until  # noqa: F401
 from ..scan import database_dump, find_leaks
+from .conftest import SHARED_CONNECTION, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
