@@ -107,7 +107,7 @@ def test_command_reports_odd_items_on_stderr(fake, app):
     assert (
         "Set aside: item" in err.getvalue() and "revision 'abc' is not a number" in err.getvalue()
     )
-    assert "1 odd items set aside" in out.getvalue()
+    assert "1 odd item set aside" in out.getvalue()
 
 
 @pytest.mark.parametrize("where", ["missing", "directory"])

@@ -68,7 +68,7 @@ def test_sync_creates_verified_hooks_and_is_idempotent(site):
     again = sync(site)
     assert again["created"] == [] and len(again["existing"]) == 3
     assert len(site.fake.hooks) == 3
-    listing = json.loads(run("list", str(site.app.app_id), "--json"))
+    listing = json.loads(run("list", str(site.app.app_id), "--json"))["hooks"]
     assert {h["status"] for h in listing} == {"active"}
     assert all(h["url"].endswith("/podio/hooks/****/") for h in listing)
 

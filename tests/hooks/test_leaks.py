@@ -97,4 +97,4 @@ def test_no_hook_secret_or_url_in_database_logs_admin_or_output(site, caplog, ad
     # The scan saw real material: events in the admin, requests in the logs, rows in the dump.
     assert "item.update" in "\n".join(pages) and "/hook/app/" in logs
     assert "gAAAAA" in dump or not PodioHookEvent.objects.exclude(code=None).exists()
-    assert json.loads(outputs[3])[0]["url"].endswith("/podio/hooks/****/")
+    assert json.loads(outputs[3])["hooks"][0]["url"].endswith("/podio/hooks/****/")

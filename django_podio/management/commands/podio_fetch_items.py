@@ -157,9 +157,7 @@ def summary(report: items.FetchReport) -> str:
             f"{report.unchanged:,} unchanged, {report.deleted:,} deleted"
         )
     if report.odd:
-        parts.append(
-            f"{plural(report.odd, 'odd item')} set aside (first: {report.odd_items[0]})"
-        )
+        parts.append(f"{plural(report.odd, 'odd item')} set aside (first: {report.odd_items[0]})")
     if report.deletion_pass:
         parts.append("full pass run to find deletions")
     if report.error:

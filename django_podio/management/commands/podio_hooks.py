@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from ... import hooks, tokens
-from ...exceptions import ConnectionNotFound, DjangoPodioError, PodioConfigurationError
+from ...exceptions import ConnectionNotFound, DjangoPodioError
 from ...hooks.secret import masked_url
 from ...items import parse_since
 from ...models import PodioHook
+from ..base import PodioCommand, add_json_argument
 
 
-class Command(BaseCommand):
+class Command(PodioCommand):
     help = (
         "Manage Podio webhooks: sync APP_ID (--user USERNAME | --app) [--events ...], "
         "list [APP_ID], delete HOOK_ID, verify HOOK_ID, process, replay [--failed] "
@@ -23,9 +23,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        actions = parser.add_subparsers(
+            dest="action", required=True, metavar="ACTION", help="What to do (see each --help)."
+        )
         sync = actions.add_parser("sync", help="Create the app's missing hooks (idempotent).")
-        sync.add_argument("app_id", type=int, metavar="APP_ID")
+        sync.add_argument("app_id", type=int, metavar="APP_ID", help="The Podio app to hook.")
         who = sync.add_mutually_exclusive_group(required=True)
         who.add_argument("--user", metavar="USERNAME", help="Use this user's Podio connection.")
         who.add_argument("--app", action="store_true", help="Use the app's own connection.")
@@ -35,32 +37,29 @@ class Command(BaseCommand):
             help="Comma-separated hook types (default: %(default)s).",
         )
         listing = actions.add_parser("list", help="Show the hooks (of one app).")
-        listing.add_argument("app_id", type=int, nargs="?", metavar="APP_ID")
+        listing.add_argument(
+            "app_id", type=int, nargs="?", metavar="APP_ID", help="Only this app's hooks."
+        )
         delete = actions.add_parser("delete", help="Delete a hook in Podio and here.")
-        delete.add_argument("hook_id", type=int, metavar="HOOK_ID")
+        delete.add_argument("hook_id", type=int, metavar="HOOK_ID", help="Podio's hook id.")
         verify = actions.add_parser("verify", help="Ask Podio to send hook.verify again.")
-        verify.add_argument("hook_id", type=int, metavar="HOOK_ID")
+        verify.add_argument("hook_id", type=int, metavar="HOOK_ID", help="Podio's hook id.")
         actions.add_parser("process", help="Process every pending or due event.")
         replay = actions.add_parser("replay", help="Process stored events again.")
         replay.add_argument("--failed", action="store_true", help="Only the failed events.")
         replay.add_argument("--since", metavar="DATETIME", help="Only events received since.")
         for sub in (sync, listing, delete, verify, replay, actions.choices["process"]):
-            sub.add_argument("--json", action="store_true", help="Print the result as JSON.")
+            add_json_argument(sub, subcommand=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         try:
             result, ok, text = getattr(self, f"_{action}")(options)
-        except PodioConfigurationError as error:
-            raise CommandError(str(error)) from None
+        except (CommandError, ConnectionNotFound):
+            raise
         except DjangoPodioError as error:
             raise CommandError(f"{action} failed: {error}") from None
-        if options["json"]:
-            self.stdout.write(json.dumps(result, indent=2, default=str))
-        else:
-            self.stdout.write(self.style.SUCCESS(text) if ok else self.style.ERROR(text))
-        if not ok:
-            raise CommandError(f"{action} failed")
+        self.finish(result, text, ok=ok, error=f"{action} failed: {text}")
 
     # Sub-commands: each returns (JSON-able result, ok, human text) ---------------------------
 
@@ -81,6 +80,7 @@ class Command(BaseCommand):
         return report.as_dict(), report.ok, "; ".join(lines)
 
     def _list(self, options: dict[str, Any]) -> tuple[Any, bool, str]:
+        """``--json`` prints ``{"hooks": [...]}``."""
         rows = PodioHook.objects.order_by("app_id", "event_type", "pk")
         if options.get("app_id") is not None:
             rows = rows.filter(app_id=options["app_id"])
@@ -103,7 +103,7 @@ class Command(BaseCommand):
             f"{h['status']:<9} {h['last_error']}".rstrip()
             for h in found
         )
-        return found, True, text or "no hooks"
+        return {"hooks": found}, True, text or "no hooks"
 
     def _delete(self, options: dict[str, Any]) -> tuple[Any, bool, str]:
         hook = self._hook(options["hook_id"])
