@@ -7,7 +7,7 @@ from io import StringIO
 
 import pytest
 import requests
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from django_podio import hooks
 from django_podio.models import PodioConnection, PodioHook, PodioHookEvent, PodioItem
@@ -19,7 +19,8 @@ Status = PodioHookEvent.Status
 
 def run(*args: str) -> str:
     out = StringIO()
-    call_command("podio_hooks", *args, stdout=out, stderr=StringIO())
+    with SHARED_CONNECTION:
+        call_command("podio_hooks", *args, stdout=out, stderr=StringIO())
     return out.getvalue()
 
 
@@ -209,7 +210,75 @@ def test_failed_verification_is_visible(site):
         )
         assert response.status_code == 202
         wait_until(lambda: PodioHook.objects.get().status == PodioHook.Status.FAILED)
-    assert "Invalid verification code" in PodioHook.objects.get().last_error
-    listing = run("list")
-    assert "failed" in listing and "Invalid verification code" in listing
+        listing = run("list")
+        assert "failed" in listing and "Invalid verification code" in listing
     wait_until(lambda: PodioHook.objects.get().status == PodioHook.Status.ACTIVE)  # real one
+
+
+def test_verify_and_delete_commands(site):
+    sync(site, "--events", "item.update")
+    wait_until(lambda: len(active_hooks(site)) == 1)
+    wait_until(lambda: settled(site))
+    hook = PodioHook.objects.get()
+    with site.fake.held_deliveries():
+        out = json.loads(run("verify", str(hook.hook_id), "--json"))
+        assert out == {"hook_id": hook.hook_id, "requested": True}
+        assert PodioHook.objects.get().status == PodioHook.Status.PENDING
+        assert site.fake.hooks[hook.hook_id].status == "inactive"
+    wait_until(lambda: PodioHook.objects.get().status == PodioHook.Status.ACTIVE)
+    assert site.fake.hooks[hook.hook_id].status == "active"
+    with SHARED_CONNECTION:
+        assert "deleted" in run("delete", str(hook.hook_id))
+    assert site.fake.hooks == {} and not PodioHook.objects.exists()
+    with pytest.raises(CommandError, match="No hook"):
+        run("delete", str(hook.hook_id))
+
+
+def test_sync_recreates_a_hook_deleted_in_podio(site):
+    sync(site, "--events", "item.create")
+    wait_until(lambda: settled(site) and len(active_hooks(site)) == 1)
+    first = PodioHook.objects.get()
+    site.fake.delete_hook(first.hook_id)
+    report = sync(site, "--events", "item.create")
+    assert report["removed"] == [first.pk] and len(report["created"]) == 1
+    wait_until(lambda: settled(site) and len(active_hooks(site)) == 1)
+    assert PodioHook.objects.get().hook_id == report["created"][0]
+
+
+def test_sync_needs_a_webhook_base_url(site, podio_settings):
+    podio_settings(WEBHOOK_BASE_URL=None)
+    with pytest.raises(CommandError, match="WEBHOOK_BASE_URL"):
+        run("sync", str(site.app.app_id), "--app")
+    assert site.fake.hooks == {} and not PodioHook.objects.exists()
+
+
+def test_admin_replay_and_verify_again_actions(hooked, admin_user):
+    from django.test import Client
+
+    fake, app = hooked.fake, hooked.app
+    item_id = fake.add_item(app.app_id, fields={"title": "v0"})["item_id"]
+    wait_until(lambda: settled(hooked))
+    event = PodioHookEvent.objects.get(item_id=item_id)
+    fake.update_item(item_id, {"title": "changed behind our back"})
+    fake.hold_deliveries()  # no hook delivery: only the replay can see the new title
+    admin = Client()
+    admin.force_login(admin_user)
+    with SHARED_CONNECTION:
+        response = admin.post(
+            "/admin/django_podio/podiohookevent/",
+            {"action": "replay", "_selected_action": [event.pk]},
+            follow=True,
+        )
+    assert b"1 events done, 0 failed" in response.content
+    assert PodioItem.objects.get(item_id=item_id).title == "changed behind our back"
+    hook = PodioHook.objects.get(event_type="item.update")
+    with SHARED_CONNECTION:
+        response = admin.post(
+            "/admin/django_podio/podiohook/",
+            {"action": "verify_again", "_selected_action": [hook.pk]},
+            follow=True,
+        )
+    assert b"1 hooks asked to verify again" in response.content
+    assert fake.hooks[hook.hook_id].status == "inactive"
+    fake.release_deliveries()
+    wait_until(lambda: fake.hooks[hook.hook_id].status == "active")
