@@ -143,3 +143,6 @@ class PodioItemAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+
+from .hooks import admin as _hooks_admin  # noqa: E402, F401  (hooks and events)

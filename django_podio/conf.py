@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_MAX_WAIT": 60,
     "PAGE_SIZE": 500,
     "REFRESH_CONCURRENCY": 8,
+    # Scheme and host Podio can reach (e.g. "https://example.com"); hook URLs are this plus
+    # the reversed ``django_podio:hook`` path.
+    "WEBHOOK_BASE_URL": None,
 }
 
 PROVIDER_ID = "podio"

@@ -145,3 +145,98 @@ class PodioItemSync(models.Model):
     @property
     def in_progress(self) -> bool:
         return self.run_started_at is not None
+
+
+class PodioHook(models.Model):
+    """A Podio webhook we registered: one event type on one app, reached at a secret URL.
+
+    Podio signs nothing, so the secret in the URL path is the authentication. Only its
+    SHA-256 is stored: a 192-bit random secret needs no slow hash, and the database lookup by
+    digest leaks nothing about the secret itself.
+    """
+
+    class Status(models.TextChoices):
+        CREATING = "creating", "Being created"
+        PENDING = "pending", "Waiting for verification"
+        ACTIVE = "active", "Active"
+        FAILED = "failed", "Verification failed"
+
+    hook_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    app_id = models.BigIntegerField()
+    connection = models.ForeignKey(
+        PodioConnection,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="podio_hooks",
+    )
+    event_type = models.CharField(max_length=32)
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATING)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Podio hook"
+        indexes = [models.Index(fields=["app_id", "event_type"], name="podio_hook_app_type")]
+
+    def __str__(self) -> str:
+        return f"Podio hook {self.hook_id or '(new)'}: {self.event_type} on app {self.app_id}"
+
+    def __repr__(self) -> str:
+        return f"<PodioHook pk={self.pk} hook_id={self.hook_id} status={self.status}>"
+
+
+class PodioHookEvent(models.Model):
+    """One delivery from Podio, stored before anything else happens to it.
+
+    ``dedupe_key`` (type, item, revision) is unique: a repeated delivery is stored with no key
+    and ``duplicate_of`` the first, and is never processed. ``code`` holds a ``hook.verify``
+    code (encrypted, cleared once used); ``payload`` is the rest of the form.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    hook = models.ForeignKey(PodioHook, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=32)
+    item_id = models.BigIntegerField(null=True, blank=True)
+    revision = models.BigIntegerField(null=True, blank=True)
+    external_id = models.TextField(blank=True, default="")
+    payload = models.JSONField(default=dict, blank=True)
+    code = EncryptedTextField(null=True, blank=True)
+    dedupe_key = models.CharField(max_length=96, null=True, blank=True, unique=True)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=32, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Podio hook event"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="podio_hookev_due"),
+            models.Index(fields=["item_id", "status"], name="podio_hookev_item"),
+            models.Index(fields=["received_at"], name="podio_hookev_received"),
+        ]
+
+    def __str__(self) -> str:
+        target = f" item {self.item_id}" if self.item_id else ""
+        return f"{self.type}{target} ({self.status})"
+
+    def __repr__(self) -> str:
+        return (
+            f"<PodioHookEvent pk={self.pk} type={self.type} item_id={self.item_id} "
+            f"status={self.status}>"
+        )

@@ -3,9 +3,23 @@
 ``token_refreshed(sender=PodioConnection, connection)``: sent after a refresh was committed.
 ``reauthorization_required(sender=PodioConnection, connection, error)``: Podio refused the
 refresh token (``invalid_grant``); the user must log in with Podio again.
+
+Webhooks (sent after the cache was written and committed; a receiver's exception is logged
+and does not undo or retry the processing):
+
+``item_changed(sender=PodioHookEvent, app_id, item_id, event, item)``: an item was created or
+edited and its cache row changed; ``event`` is the hook type (``"item.create"``,
+``"item.update"``), ``item`` the item as refetched from Podio (never the payload).
+``item_deleted(sender=PodioHookEvent, app_id, item_id)``: an item was deleted in Podio and
+removed from the cache.
+``hook_event(sender=PodioHookEvent, event)``: every processed delivery of any type, with its
+stored :class:`~django_podio.models.PodioHookEvent` (repeated deliveries are not sent again).
 """
 
 from django.dispatch import Signal
 
 token_refreshed = Signal()
 reauthorization_required = Signal()
+item_changed = Signal()
+item_deleted = Signal()
+hook_event = Signal()

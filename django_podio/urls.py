@@ -1,4 +1,10 @@
-"""The package's own views (webhook receivers will live here); allauth serves the login."""
+"""The package's own views: the webhook receiver (allauth serves the login)."""
+
+from django.urls import path
+
+from .hooks.receive import hook_view
 
 app_name = "django_podio"
-urlpatterns: list = []
+urlpatterns = [
+    path("hooks/<str:secret>/", hook_view, name="hook"),
+]

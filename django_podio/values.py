@@ -191,10 +191,31 @@ def item_values(item: Mapping[str, Any]) -> dict[str, Any]:
 
     Podio leaves empty fields out of an item, so a missing key means "empty".
     """
-    return {
-        f.get("external_id") or str(f.get("field_id")): plain_value(f)
-        for f in item.get("fields") or []
-    }
+    values = {}
+    for f in item.get("fields") or []:
+        if not isinstance(f, Mapping):
+            raise FieldValueError(f"a field that is not an object: {_short(f)}")
+        key = f.get("external_id") or str(f.get("field_id"))
+        try:
+            values[key] = plain_value(f)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+            raise FieldValueError(
+                f"field {key!r} ({f.get('type')}): cannot read {_short(f.get('values'))}"
+            ) from error
+    return values
+
+
+class FieldValueError(ValueError):
+    """A field value in a shape Podio does not send (progress ``'half'``, date ``'soon'``).
+
+    Raised by :func:`item_values` naming the field, so a caller can set that one item aside
+    with a clear message instead of ending its run in a traceback.
+    """
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def as_text(value: Any) -> str:
@@ -220,6 +241,7 @@ def as_text(value: Any) -> str:
 __all__ = [
     "Contact",
     "DateRange",
+    "FieldValueError",
     "ItemRef",
     "Money",
     "as_text",

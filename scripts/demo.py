@@ -209,7 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "demo.settings", "PODIO_FAKE_URL": fake_url}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "demo.settings",
+        "PODIO_FAKE_URL": fake_url,
+        "DEMO_SITE_URL": site_url,
+    }
     admin_password = secrets.token_urlsafe(12)
     fake: subprocess.Popen | None = None
     server: subprocess.Popen | None = None

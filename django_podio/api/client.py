@@ -378,6 +378,14 @@ class ItemStream(Iterator[dict[str, Any]]):
             self.filtered = page["filtered"]
 
 
+def _item_id(item: Any) -> int | None:
+    """The item's id, or None for an odd item: paging passes it on for the caller to judge."""
+    try:
+        return int(item["item_id"])
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
 class _Seen:
     """Which items the paging has passed, so overlaps are skipped and gaps noticed."""
 
@@ -399,13 +407,15 @@ class _KeysetSeen(_Seen):
         self.empty = last is None
 
     def has(self, item: Mapping[str, Any]) -> bool:
-        if self.last is None:
+        item_id = _item_id(item)
+        if self.last is None or item_id is None:
             return False
-        item_id = int(item["item_id"])
         return item_id >= self.last if self.descending else item_id <= self.last
 
     def add(self, item: Mapping[str, Any]) -> None:
-        self.last = int(item["item_id"])
+        item_id = _item_id(item)
+        if item_id is not None:
+            self.last = item_id
         self.empty = False
 
 
@@ -418,10 +428,12 @@ class _RecentSeen(_Seen):
         self.empty = True
 
     def has(self, item: Mapping[str, Any]) -> bool:
-        return int(item["item_id"]) in self.ids
+        return _item_id(item) in self.ids
 
     def add(self, item: Mapping[str, Any]) -> None:
-        self.ids[int(item["item_id"])] = None
+        item_id = _item_id(item)
+        if item_id is not None:
+            self.ids[item_id] = None
         self.empty = False
         if len(self.ids) > self.keep:
             del self.ids[next(iter(self.ids))]

@@ -9,30 +9,36 @@ from __future__ import annotations
 from .faults import FAULT_KINDS, Fault
 from .server import FakePodio
 from .state import (
+    REMOVE,
     AccessToken,
     ApiError,
     AuthCode,
     FakeApp,
+    FakeHook,
     FakeItem,
     FakeOrg,
     FakeSpace,
     FakeUser,
+    HookDelivery,
     RecordedRequest,
     RefreshToken,
 )
 
 __all__ = [
     "FAULT_KINDS",
+    "REMOVE",
     "AccessToken",
     "ApiError",
     "AuthCode",
     "FakeApp",
+    "FakeHook",
     "FakeItem",
     "FakeOrg",
     "FakePodio",
     "FakeSpace",
     "FakeUser",
     "Fault",
+    "HookDelivery",
     "RecordedRequest",
     "RefreshToken",
 ]

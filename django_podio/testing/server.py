@@ -148,6 +148,11 @@ ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
         ("GET", r"/item/app/(?P<app_id>\d+)/count", "item_count", "general"),
         ("GET", r"/item/app/(?P<app_id>\d+)", "item_list", "limited"),
         ("POST", r"/item/app/(?P<app_id>\d+)", "item_create", "general"),
+        ("POST", r"/hook/(?P<ref_type>[a-z_]+)/(?P<ref_id>\d+)", "hook_create", "general"),
+        ("GET", r"/hook/(?P<ref_type>[a-z_]+)/(?P<ref_id>\d+)", "hook_list", "general"),
+        ("DELETE", r"/hook/(?P<hook_id>\d+)", "hook_delete", "general"),
+        ("POST", r"/hook/(?P<hook_id>\d+)/verify/validate", "hook_validate", "general"),
+        ("POST", r"/hook/(?P<hook_id>\d+)/verify/request", "hook_request", "general"),
     ]
 ]
 
@@ -357,6 +362,7 @@ class FakePodio(PodioState):
         if server is None:
             return
         self._stopping.set()
+        self._stop_senders()
         server.shutdown()
         server.close_connections()
         server.server_close()
@@ -833,6 +839,55 @@ class FakePodio(PodioState):
             )
             title = self._title(self.apps[item.app_id], item)
         return json_response(200, {"item_id": item.item_id, "title": title})
+
+    # ------------------------------------------------------------------ hooks
+    def _hook_access(self, token: AccessToken, ref_type: str, ref_id: int) -> None:
+        if ref_type == "app":
+            self._app_access(token, ref_id)
+
+    def _api_hook_create(
+        self, request: Request, token: AccessToken, ref_type: str, ref_id: str
+    ) -> Response:
+        body = self._json_body(request)
+        self._hook_access(token, ref_type, int(ref_id))
+        hook = self.create_hook(
+            ref_type,
+            int(ref_id),
+            str(body.get("url") or ""),
+            str(body.get("type") or ""),
+            created_by=(token.ref_type, token.ref_id),
+        )
+        return json_response(200, {"hook_id": hook.hook_id})
+
+    def _api_hook_list(
+        self, request: Request, token: AccessToken, ref_type: str, ref_id: str
+    ) -> Response:
+        self._hook_access(token, ref_type, int(ref_id))
+        with self._lock:
+            hooks = [self.hook_json(h) for h in self.hooks_of(ref_type, int(ref_id))]
+        return json_response(200, hooks)
+
+    def _api_hook_delete(self, request: Request, token: AccessToken, hook_id: str) -> Response:
+        with self._lock:
+            hook = self.get_hook(int(hook_id))
+            self._hook_access(token, hook.ref_type, hook.ref_id)
+            self.delete_hook(hook.hook_id)
+        return Response(204, b"", None)
+
+    def _api_hook_validate(self, request: Request, token: AccessToken, hook_id: str) -> Response:
+        body = self._json_body(request)
+        with self._lock:
+            hook = self.get_hook(int(hook_id))
+            self._hook_access(token, hook.ref_type, hook.ref_id)
+            self.validate_hook(hook.hook_id, body.get("code"))
+        return Response(204, b"", None)
+
+    def _api_hook_request(self, request: Request, token: AccessToken, hook_id: str) -> Response:
+        with self._lock:
+            hook = self.get_hook(int(hook_id))
+            self._hook_access(token, hook.ref_type, hook.ref_id)
+            self.request_hook_verification(hook.hook_id)
+        return Response(204, b"", None)
 
 
 def _last(query: dict[str, list[str]]) -> dict[str, str]:

@@ -88,6 +88,8 @@ else:
         "API_URL": _fake,
         "AUTHORIZE_URL": f"{_fake}/oauth/authorize",
         "TOKEN_URL": f"{_fake}/oauth/token",
+        # Where the fake Podio posts webhooks: this site (scripts/demo.py says where it runs).
+        "WEBHOOK_BASE_URL": os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8000"),
     }
 
 SOCIALACCOUNT_PROVIDERS = {"podio": {"APP": {"client_id": _client_id, "secret": _client_secret}}}

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import views
+from . import live_edit, views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -10,4 +10,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/refresh/", views.refresh_now, name="refresh_now"),
+    path("dashboard/edit-in-podio/", live_edit.edit_in_podio, name="edit_in_podio"),
 ]

@@ -81,6 +81,11 @@ class Command(PodioCommand):
             except ValueError as error:
                 raise CommandError(str(error)) from None
         to_stdout = output == "-" or (output is None and not store)
+        if not to_stdout and output is not None:
+            try:
+                items.check_output_path(output)
+            except ValueError as error:
+                raise CommandError(f"--output: {error}") from None
         target: Any = self.stdout if to_stdout else output
         # stdout carries nothing but items when they go there: the report goes to stderr.
         report_to = self.stderr if to_stdout else self.stdout
@@ -108,6 +113,9 @@ class Command(PodioCommand):
             client.close()
             if progress:
                 progress.done()
+        if not self.quiet:
+            for message in report.odd_items:
+                self.stderr.write(self.style.WARNING(f"Set aside: {message}"))
         self.finish(
             report.as_dict(),
             summary(report),
@@ -148,6 +156,8 @@ def summary(report: items.FetchReport) -> str:
             f"cache: {report.created:,} created, {report.updated:,} updated, "
             f"{report.unchanged:,} unchanged, {report.deleted:,} deleted"
         )
+    if report.odd:
+        parts.append(f"{plural(report.odd, 'odd item')} set aside (first: {report.odd_items[0]})")
     if report.deletion_pass:
         parts.append("full pass run to find deletions")
     if report.error:

@@ -1,0 +1,102 @@
+"""Hooks and their events in the admin: read-only state, "verify again" and "replay" actions.
+
+The URL secret is never shown (only its digest is stored, and that is excluded too), nor a
+``hook.verify`` code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+
+from ..exceptions import DjangoPodioError
+from ..models import PodioHook, PodioHookEvent
+from .process import process_event
+from .register import request_verification
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PodioHook)
+class PodioHookAdmin(_ReadOnly):
+    list_display = ("hook_id", "app_id", "event_type", "status", "verified_at", "last_error")
+    list_filter = ("status", "event_type")
+    search_fields = ("=hook_id", "=app_id")
+    exclude = ("secret_hash",)
+    readonly_fields = tuple(
+        f.name for f in PodioHook._meta.fields if f.name not in ("id", "secret_hash")
+    )
+    actions = ("verify_again",)
+
+    @admin.action(description="Ask Podio to verify again")
+    def verify_again(self, request: Any, queryset: Any) -> None:
+        from ..tokens import get_client
+
+        asked, failed = 0, []
+        for hook in queryset.select_related("connection"):
+            if hook.connection is None or hook.hook_id is None:
+                failed.append(f"hook {hook.pk}: no connection or Podio id")
+                continue
+            try:
+                with get_client(connection=hook.connection) as client:
+                    request_verification(client, hook)
+                asked += 1
+            except DjangoPodioError as error:
+                failed.append(f"hook {hook.hook_id}: {error}")
+        self.message_user(request, f"{asked} hooks asked to verify again", messages.SUCCESS)
+        for text in failed:
+            self.message_user(request, text, messages.ERROR)
+
+
+@admin.register(PodioHookEvent)
+class PodioHookEventAdmin(_ReadOnly):
+    list_display = (
+        "pk",
+        "type",
+        "item_id",
+        "revision",
+        "status",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "duplicate_of",
+    )
+    list_filter = ("status", "type")
+    search_fields = ("=item_id", "=hook__hook_id")
+    date_hierarchy = "received_at"
+    ordering = ("-received_at",)
+    exclude = ("code", "claimed_by")
+    readonly_fields = tuple(
+        f.name for f in PodioHookEvent._meta.fields if f.name not in ("id", "code", "claimed_by")
+    )
+    list_select_related = ("hook",)
+    actions = ("replay",)
+
+    def get_queryset(self, request: Any) -> Any:
+        # Never decrypt verification codes to draw a page.
+        return super().get_queryset(request).defer("code")
+
+    @admin.action(description="Replay (process again)")
+    def replay(self, request: Any, queryset: Any) -> None:
+        chosen = queryset.filter(duplicate_of__isnull=True).exclude(
+            status=PodioHookEvent.Status.PROCESSING
+        )
+        chosen = chosen.exclude(type="hook.verify", status=PodioHookEvent.Status.DONE)
+        pks = list(chosen.values_list("pk", flat=True))
+        PodioHookEvent.objects.filter(pk__in=pks).update(
+            status=PodioHookEvent.Status.PENDING, next_attempt_at=None
+        )
+        done = failed = 0
+        for pk in pks:
+            report = process_event(pk, force=True)
+            done += report.done
+            failed += report.failed
+        level = messages.SUCCESS if not failed else messages.WARNING
+        self.message_user(request, f"{done} events done, {failed} failed", level)

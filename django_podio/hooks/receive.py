@@ -1,0 +1,158 @@
+"""The receiving view: authenticate by the URL secret, store the delivery, answer at once.
+
+No Podio call happens here (store first, process after, as dj-stripe and anymail do).
+Processing starts after the response has been sent (:class:`ProcessAfterResponse`), so
+Podio sees its 2xx before ``hook.verify`` is validated with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from ..models import PodioHook, PodioHookEvent
+from .secret import find_hook
+
+log = logging.getLogger("django_podio.hooks")
+
+# Podio's deliveries are a handful of ids; anything near this is not Podio.
+MAX_BODY_BYTES = 16 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
+ITEM_EVENTS = frozenset({"item.create", "item.update", "item.delete"})
+
+
+def _quiet(response: HttpResponse) -> HttpResponse:
+    # The request path holds the hook's secret: keep Django's request logger from writing it
+    # into the logs with the 4xx line (the web server's access log still has it: see docs).
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+class ProcessAfterResponse(HttpResponse):
+    """A response that runs callbacks once the server has sent it (WSGI ``close()``)."""
+
+    def __init__(self, *args: Any, after: list[Callable[[], None]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._after = after
+
+    def close(self) -> None:
+        after, self._after = self._after, []
+        for callback in after:
+            try:
+                callback()
+            except Exception:  # the response is gone; the event stays pending for a retry
+                log.exception("Processing a Podio hook event after the response failed")
+        super().close()
+
+
+@csrf_exempt
+def hook_view(request: HttpRequest, secret: str) -> HttpResponse:
+    hook = find_hook(secret)
+    if hook is None:
+        return _quiet(HttpResponse("Not found", status=404, content_type="text/plain"))
+    if request.method != "POST":
+        response = HttpResponse("POST only", status=405, content_type="text/plain")
+        response["Allow"] = "POST"
+        return _quiet(response)
+    content_type = (request.content_type or "").lower()
+    if content_type != FORM_TYPE:
+        return _quiet(HttpResponse("Form-encoded only", status=415, content_type="text/plain"))
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        return _quiet(HttpResponse("Too large", status=413, content_type="text/plain"))
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return _quiet(HttpResponse("Too large", status=413, content_type="text/plain"))
+    try:
+        form = QueryDict(body, encoding="utf-8")
+        fields = {key: form.get(key, "") for key in form}
+    except Exception:
+        return _quiet(HttpResponse("Bad form", status=400, content_type="text/plain"))
+    problem = _check(hook, fields)
+    if problem:
+        return _quiet(HttpResponse(problem, status=400, content_type="text/plain"))
+    try:
+        event = store_delivery(hook, fields)
+    except Exception:
+        # Podio retries a failed delivery; the log line names the hook, never its URL.
+        log.exception("Storing a Podio hook delivery failed", extra={"podio_hook": hook.hook_id})
+        return _quiet(HttpResponse("Not stored", status=500, content_type="text/plain"))
+    after: list[Callable[[], None]] = []
+    if event.duplicate_of_id is None:
+        from .process import drain_in_process
+
+        after.append(drain_in_process)
+    return ProcessAfterResponse(b"", status=202, content_type="text/plain", after=after)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _check(hook: PodioHook, fields: dict[str, str]) -> str:
+    kind = fields.get("type", "")
+    if not kind or len(kind) > 32:
+        return "No event type"
+    hook_id = _int(fields.get("hook_id"))
+    if hook_id is None:
+        return "No hook_id"
+    if hook.hook_id is not None and hook_id != hook.hook_id:
+        return "Wrong hook_id"
+    if kind == "hook.verify" and not fields.get("code"):
+        return "No code"
+    if kind in ITEM_EVENTS and _int(fields.get("item_id")) is None:
+        return "No item_id"
+    return ""
+
+
+def store_delivery(hook: PodioHook, fields: dict[str, str]) -> PodioHookEvent:
+    """Store one delivery; a repeat of an item revision already stored becomes a duplicate."""
+    kind = fields["type"]
+    item_id = _int(fields.get("item_id"))
+    revision = _int(fields.get("item_revision_id"))
+    payload = {k: v[:200] for k, v in fields.items() if k != "code"}
+    event = PodioHookEvent(
+        hook=hook,
+        type=kind,
+        item_id=item_id,
+        revision=revision,
+        external_id=(fields.get("external_id") or "")[:200],
+        payload=payload,
+        code=fields.get("code") or None,
+        received_at=timezone.now(),
+    )
+    if kind in ITEM_EVENTS and revision is not None:
+        event.dedupe_key = f"{kind}:{item_id}:{revision}"
+    try:
+        with transaction.atomic():
+            event.save()
+    except IntegrityError:
+        first = PodioHookEvent.objects.filter(dedupe_key=event.dedupe_key).first()
+        event.pk = None
+        event.dedupe_key = None
+        event.duplicate_of = first
+        event.status = PodioHookEvent.Status.DONE
+        event.processed_at = event.received_at
+        event.save()
+    log.info(
+        "Podio hook event stored",
+        extra={
+            "podio_hook": hook.hook_id,
+            "podio_hook_event": event.pk,
+            "podio_event_type": kind,
+            "duplicate": event.duplicate_of_id is not None,
+        },
+    )
+    return event
