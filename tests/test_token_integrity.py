@@ -353,11 +353,11 @@ def test_caller_holding_the_row_lock_does_not_hang_the_refresh_forever(fake, log
     """The refresh runs on its own connection; the caller's lock would block it for good."""
     from django.db import DatabaseError
 
-    from django_podio.tokens import refresh as refresh_module
+    from django_podio import db as db_module
 
     if db.vendor != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite's busy timeout bounds the wait there")
-    monkeypatch.setattr(refresh_module, "LOCK_TIMEOUT", 1)
+    monkeypatch.setattr(db_module, "LOCK_TIMEOUT", 1)
     due(login)
     with transaction.atomic():
         PodioConnection.objects.select_for_update().get(pk=login.pk)

@@ -17,9 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db import transaction
 from django.utils import timezone
 
+from ..db import write_atomic
 from ..models import PodioItem
 from ..values import parse_podio_datetime
 from .odd import OddItem, item_label
@@ -127,7 +127,7 @@ def upsert_items(
         kept = latest.get(row.item_id)
         if kept is None or row.revision >= kept.revision:
             latest[row.item_id] = row
-    with transaction.atomic():
+    with write_atomic():
         existing_rows = PodioItem.objects.filter(item_id__in=list(latest))
         if lock:
             existing_rows = existing_rows.select_for_update()

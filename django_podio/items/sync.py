@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from django.db import transaction
 from django.utils import timezone
 
+from ..db import write_atomic
 from ..models import PodioItem, PodioItemSync
 from .cache import delete_rows, upsert_items
 from .times import SINCE_MARGIN
@@ -42,7 +42,7 @@ class CacheSync:
         self.app_id = app_id
         self.full = since is None
         self.now = timezone.now()
-        with transaction.atomic():
+        with write_atomic():
             state, _ = PodioItemSync.objects.select_for_update().get_or_create(app_id=app_id)
             resumable = (
                 resume
@@ -67,7 +67,7 @@ class CacheSync:
         """``counted_odd``: ``id()`` of items the report already counted as odd (export)."""
         if not batch:
             return
-        with transaction.atomic():
+        with write_atomic():
             done = upsert_items(self.app_id, batch, now=self.now)
             report.created += done.created
             report.updated += done.updated
@@ -92,7 +92,7 @@ class CacheSync:
 
     def finish(self, report: Counts) -> None:
         now = timezone.now()
-        with transaction.atomic():
+        with write_atomic():
             if self.full:
                 tail = PodioItem.objects.filter(app_id=self.app_id)
                 if self.cursor is not None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from ..api import oauth
 from ..api.transport import Transport
 from ..census import SECRET_COLUMNS
+from ..db import write_atomic
 from ..events import auth_event
 from ..models import PodioConnection
 from ..redaction import get_logger
@@ -31,7 +31,7 @@ def store_app_connection(
 
     @sensitive_variables()
     def save() -> PodioConnection:
-        with transaction.atomic():
+        with write_atomic():
             connection = (
                 PodioConnection.objects.select_for_update()
                 .defer(*SECRET_COLUMNS)  # overwritten, never read: they may be unreadable

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-
 from .. import conf, fields
 from ..census import SECRET_COLUMNS
+from ..db import write_atomic
 from ..models import PodioConnection
 from ..redaction import get_logger
 
@@ -43,7 +42,7 @@ def store_from_login(sociallogin: Any) -> PodioConnection | None:
     access, refresh = fields.unseal(token.token or ""), fields.unseal(token.token_secret or "")
     if not access:
         return None
-    with transaction.atomic():
+    with write_atomic():
         # Deferred: the stored secrets are overwritten, never read (they may be unreadable).
         connection = (
             PodioConnection.objects.select_for_update()

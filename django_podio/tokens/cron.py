@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from .. import conf
 from ..api.transport import Transport
+from ..db import is_sqlite
 from ..models import PodioConnection
 from ..redaction import get_logger, redact
 from .refresh import Outcome, RefreshResult, refresh_connection
-from .transactions import is_sqlite
 
 logger = get_logger("django_podio.tokens")
 

@@ -12,19 +12,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import DatabaseError, transaction
-from django.db import connection as db_connection
-from django.db.models import F
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from .. import conf, signals
+from .. import conf, db, signals
 from ..api import oauth
 from ..api.transport import Transport
+from ..db import take_write_lock
 from ..events import auth_event
 from ..exceptions import DecryptionError, InvalidGrant, PodioError
 from ..models import PodioConnection
 from ..redaction import get_logger, redact
-from .transactions import is_sqlite, run_outside_callers_transaction
+from .transactions import run_outside_callers_transaction
 
 logger = get_logger("django_podio.tokens")
 
@@ -106,25 +105,9 @@ def _spend(
         raise
 
 
-#: Seconds a refresh waits for its row lock before giving up (nothing spent). A holder keeps the
-#: lock for one token request at most (no retries there), so this only ends real deadlocks:
-#: e.g. a caller whose own transaction already locked the row while the refresh runs on a
-#: connection of its own, which PostgreSQL's deadlock detector cannot see.
-LOCK_TIMEOUT = 60
-
-
-def _lock_row(pk: int, *, skip_locked: bool, dry_run: bool) -> PodioConnection | None:
-    """Lock and read the row; the lock is held before Podio is asked.
-
-    SQLite has no row locks: write first, which takes the database's write lock (waiting up to
-    the busy timeout) and makes the following read see the latest commit.
-    """
-    if is_sqlite():
-        if not dry_run:
-            PodioConnection.objects.filter(pk=pk).update(failure_count=F("failure_count"))
-    elif db_connection.vendor == "postgresql":
-        with db_connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = '{int(LOCK_TIMEOUT * 1000)}ms'")
+def _lock_row(pk: int, *, skip_locked: bool) -> PodioConnection | None:
+    """Lock and read the row: the lock is held before Podio is asked (:mod:`django_podio.db`)."""
+    take_write_lock(lock_timeout=db.LOCK_TIMEOUT)
     # A list, not .first(): one row by pk needs no ORDER BY (compiling one costs ~0.3 ms).
     rows = list(PodioConnection.objects.select_for_update(skip_locked=skip_locked).filter(pk=pk))
     return rows[0] if rows else None
@@ -144,7 +127,7 @@ def _critical_section(
 ) -> RefreshResult:
     with transaction.atomic():
         try:
-            current = _lock_row(pk, skip_locked=skip_locked, dry_run=dry_run)
+            current = _lock_row(pk, skip_locked=skip_locked)
         except DatabaseError as error:  # busy or lock timeout: nothing was spent, try later
             return RefreshResult(
                 Outcome.FAILED, None, f"database busy: {redact(str(error))}", error

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import transaction
-
 from ..census import SECRET_COLUMNS, SecretState, row_states, take_census, with_raw_secrets
+from ..db import write_atomic
 from ..events import auth_event
 from ..models import PodioConnection
 from ..redaction import get_logger
@@ -47,7 +46,7 @@ def reencrypt_all(*, dry_run: bool = False, chunk_size: int = 500) -> ReencryptR
     report = ReencryptReport(current=census.current)
     pks = census.stale_pks
     for start in range(0, len(pks), chunk_size):
-        with transaction.atomic():
+        with write_atomic():
             rows = with_raw_secrets(
                 PodioConnection.objects.select_for_update().filter(
                     pk__in=pks[start : start + chunk_size]

@@ -38,10 +38,6 @@ def in_callers_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:
     return not connection.get_autocommit()
 
 
-def is_sqlite(using: str = DEFAULT_DB_ALIAS) -> bool:
-    return connections[using].vendor == "sqlite"
-
-
 def run_outside_callers_transaction(func: Callable[[], T], using: str = DEFAULT_DB_ALIAS) -> T:
     """Run ``func`` so that what it commits stays committed whatever the caller's transaction does.
 
