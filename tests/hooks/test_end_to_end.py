@@ -259,8 +259,8 @@ def test_admin_replay_and_verify_again_actions(hooked, admin_user):
     item_id = fake.add_item(app.app_id, fields={"title": "v0"})["item_id"]
     wait_until(lambda: settled(hooked))
     event = PodioHookEvent.objects.get(item_id=item_id)
+    fake.hold_deliveries()  # before the edit: no delivery may race the replay below
     fake.update_item(item_id, {"title": "changed behind our back"})
-    fake.hold_deliveries()  # no hook delivery: only the replay can see the new title
     admin = Client()
     admin.force_login(admin_user)
     with SHARED_CONNECTION:
