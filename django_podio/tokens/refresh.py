@@ -107,7 +107,8 @@ def _spend(
 
 def _lock_row(pk: int, *, skip_locked: bool) -> PodioConnection | None:
     """Lock and read the row: the lock is held before Podio is asked (:mod:`django_podio.db`)."""
-    take_write_lock(lock_timeout=db.LOCK_TIMEOUT)
+    if not skip_locked or db.is_sqlite():  # SKIP LOCKED never waits: no timeout to set
+        take_write_lock(lock_timeout=db.LOCK_TIMEOUT)
     # A list, not .first(): one row by pk needs no ORDER BY (compiling one costs ~0.3 ms).
     rows = list(PodioConnection.objects.select_for_update(skip_locked=skip_locked).filter(pk=pk))
     return rows[0] if rows else None
