@@ -13,13 +13,14 @@ STAMP := $(VENV)/.installed
 LINT_PATHS := django_podio tests example_project benchmarks scripts
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-postgres lint demo clean
+.PHONY: help venv test test-postgres lint demo clean docs
 
 help:
 	@echo "make venv           create $(VENV) and install django-podio with its test extras"
 	@echo "make test           the whole test suite on SQLite (incl. the Chromium login test)"
 	@echo "make test-postgres  the same on PostgreSQL ($(POSTGRES_URL))"
 	@echo "make lint           ruff check, ruff format --check and bandit"
+	@echo "make docs           the documentation site in docs/_build/html (warnings fail)"
 	@echo "make demo           the example site on http://127.0.0.1:8000 against a fake Podio"
 	@echo "                    (PORT=8765 for another port; the fake takes PORT+1 or FAKE_PORT)"
 	@echo "make clean          remove build output, caches and the demo database"
@@ -56,3 +57,8 @@ demo:
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache example_project/db.sqlite3
 	find . \( -path './.venv*' -o -path ./.tox -o -path ./.git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# The documentation site (Sphinx + Furo); warnings are errors, cross-references checked.
+docs: venv
+	$(BIN)/python -m pip install --quiet -r docs/requirements.txt
+	$(BIN)/python -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
