@@ -61,4 +61,4 @@ clean:
 # The documentation site (Sphinx + Furo); warnings are errors, cross-references checked.
 docs: venv
 	$(BIN)/python -m pip install --quiet -r docs/requirements.txt
-	$(BIN)/python -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
+	$(BIN)/python -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html

@@ -144,9 +144,9 @@ class HostProject:
 
 
 @contextmanager
-def host_project(tmp_path: Path) -> Iterator[HostProject]:
+def host_project(tmp_path: Path, *, start_fake: bool = True) -> Iterator[HostProject]:
     """A fresh ``startproject`` with the quickstart's settings and URLs, pointed at a fake
-    Podio started with the quickstart's command (on a free port)."""
+    Podio started with the quickstart's command (on a free port) when ``start_fake``."""
     env = base_env()
     bash(snippet("quickstart-project"), cwd=tmp_path, env=env)
     root = tmp_path / "mysite"
@@ -157,6 +157,10 @@ def host_project(tmp_path: Path) -> Iterator[HostProject]:
     project.append_settings(snippet("quickstart-sqlite"))
     (root / "mysite" / "urls.py").write_text(snippet("quickstart-urls"), encoding="utf-8")
     try:
+        if not start_fake:
+            project.append_settings(snippet("quickstart-fake-settings"))
+            yield project
+            return
         port = free_port()
         banner = project.background(
             replace_port(snippet("quickstart-fake"), port), ready="PODIO_APP_TOKEN="
