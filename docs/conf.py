@@ -41,7 +41,7 @@ import django_podio  # noqa: E402
 
 project = "django-podio"
 author = "django-podio contributors"
-copyright = "django-podio contributors"  # noqa: A001 - Sphinx's name for it
+copyright = "django-podio contributors"
 release = django_podio.__version__
 version = release
 
