@@ -11,6 +11,7 @@ import shlex
 from io import StringIO
 
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
@@ -113,3 +114,35 @@ def test_rotating_an_app_token_loses_no_connection(fake_podio, monkeypatch):
     fake_podio.revoke_refresh_tokens()
     assert get_client(app_id=app.app_id).get(f"/app/{app.app_id}")["app_id"] == app.app_id
     assert PodioConnection.objects.get(pk=connection.pk).status == "active"
+
+
+def test_rotating_the_encryption_key_loses_no_connection(fake_podio, settings, monkeypatch):
+    """docs/security.rst: [new, old], podio_reencrypt, check, then the new key alone."""
+    users = log_in_users(fake_podio, "ada@example.com")
+    old_key, new_key = settings.FIELD_ENCRYPTION_KEY, Fernet.generate_key().decode()
+
+    # Step 1: the documented settings block, with both keys in the environment.
+    monkeypatch.setenv("FIELD_ENCRYPTION_KEY", new_key)
+    monkeypatch.setenv("FIELD_ENCRYPTION_KEY_OLD", old_key)
+    namespace: dict = {}
+    exec(snippet("security-key-list"), namespace)  # noqa: S102 - the docs' own settings block
+    assert namespace["FIELD_ENCRYPTION_KEY"] == [new_key, old_key]
+    settings.FIELD_ENCRYPTION_KEY = namespace["FIELD_ENCRYPTION_KEY"]
+    # Step 2: deployed; everything keeps working.
+    assert who(users[0]) == "ada@example.com"
+
+    # Step 3: dry run, then re-encrypt.
+    dry_run, real_run = run_documented("security-reencrypt")
+    assert dry_run != real_run
+
+    # Step 4: the database check is clean.
+    out = StringIO()
+    call_command("check", databases=["default"], stdout=out, stderr=out)
+    assert "no issues" in out.getvalue(), out.getvalue()
+
+    # Step 5: the new key alone; tokens still read, and a refresh still works.
+    settings.FIELD_ENCRYPTION_KEY = new_key
+    assert who(users[0]) == "ada@example.com"
+    fake_podio.expire_access_tokens()
+    assert who(users[0]) == "ada@example.com"
+    assert PodioConnection.objects.get().status == "active"
