@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 LINT_PATHS := django_podio tests example_project benchmarks scripts docs
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-postgres lint demo clean docs
+.PHONY: help venv test test-postgres lint demo clean
 
 help:
 	@echo "make venv           create $(VENV) and install django-podio with its test extras"
@@ -59,6 +59,7 @@ clean:
 	find . \( -path './.venv*' -o -path ./.tox -o -path ./.git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # The documentation site (Sphinx + Furo); warnings are errors, cross-references checked.
+.PHONY: docs
 docs: venv
 	$(BIN)/python -m pip install --quiet -r docs/requirements.txt
 	$(BIN)/python -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html
