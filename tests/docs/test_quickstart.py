@@ -9,6 +9,7 @@ would, so nothing of this test suite's settings helps it along.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import pytest
@@ -72,6 +73,8 @@ def test_the_fake_prints_what_the_docs_say_it_accepts(tmp_path):
 def test_quickstart_from_startproject_to_a_podio_call(tmp_path):
     chromium = find_chromium()
     with host_project(tmp_path) as project:
+        # The security page's operator log: authentication events to podio-auth.log.
+        project.append_settings(snippet("security-events-logging"))
         check = project.manage("check")
         assert "System check identified no issues" in check, check
 
@@ -103,3 +106,9 @@ def test_quickstart_from_startproject_to_a_podio_call(tmp_path):
 
         shell = project.manage("shell", stdin=snippet("quickstart-shell"))
         assert shell.strip().splitlines()[-1] == "Demo User"
+
+    events = (project.root / "podio-auth.log").read_text()
+    assert events.count("podio.login ") == 2, events  # signed up, then signed in again
+    secrets = re.findall(r"(?:PODIO_CLIENT_SECRET|PODIO_APP_TOKEN)=(\S+)", project.banner)
+    assert len(secrets) == 2 and not any(secret in events for secret in secrets)
+    assert "code=" not in events
