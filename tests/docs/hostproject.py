@@ -72,6 +72,7 @@ class HostProject:
     fake_url: str = ""
     processes: list[subprocess.Popen] = field(default_factory=list)
     banner: str = ""
+    logs: list[Path] = field(default_factory=list)  # one per background process
 
     @property
     def settings_py(self) -> Path:
@@ -113,6 +114,7 @@ class HostProject:
                 start_new_session=True,
             )
         self.processes.append(process)
+        self.logs.append(log)
         deadline = time.monotonic() + timeout
         while ready not in (output := log.read_text()):
             if time.monotonic() > deadline or process.poll() is not None:
