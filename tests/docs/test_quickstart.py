@@ -10,26 +10,23 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
+from tests.browser.conftest import CHROMIUM_ARGS, find_chromium
+
 from .hostproject import free_port, host_project
 from .snippets import snippet
 
-pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-
-
-def find_chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
+def find_chromium_or_skip() -> str:
+    """The browser suite's rule: chromium on PATH; missing is a skip locally, a failure in CI."""
+    path = find_chromium()
     if path is None:
-        message = "chromium is not on PATH (apt-get install chromium)"
+        message = "no chromium on PATH (apt-get install chromium)"
         if os.environ.get("CI"):
-            pytest.fail(message + ": in CI the browser test must run")
+            pytest.fail(message + " and CI is set: the browser test must run")
         pytest.skip(message)
     return path
 
@@ -70,8 +67,9 @@ def test_the_fake_prints_what_the_docs_say_it_accepts(tmp_path):
         assert expected in banner, banner
 
 
+@pytest.mark.browser
 def test_quickstart_from_startproject_to_a_podio_call(tmp_path):
-    chromium = find_chromium()
+    chromium = find_chromium_or_skip()
     with host_project(tmp_path) as project:
         # The security page's operator log: authentication events to podio-auth.log.
         project.append_settings(snippet("security-events-logging"))
