@@ -20,6 +20,7 @@ from tests.browser.conftest import CHROMIUM_ARGS, find_chromium
 from .hostproject import free_port, host_project
 from .snippets import snippet
 
+
 def find_chromium_or_skip() -> str:
     """The browser suite's rule: chromium on PATH; missing is a skip locally, a failure in CI."""
     path = find_chromium()
