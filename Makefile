@@ -20,10 +20,10 @@ help:
 	@echo "make test           the whole test suite on SQLite (incl. the Chromium login test)"
 	@echo "make test-postgres  the same on PostgreSQL ($(POSTGRES_URL))"
 	@echo "make lint           ruff check, ruff format --check and bandit"
-	@echo "make docs           the documentation site in docs/_build/html (warnings fail)"
 	@echo "make demo           the example site on http://127.0.0.1:8000 against a fake Podio"
 	@echo "                    (PORT=8765 for another port; the fake takes PORT+1 or FAKE_PORT)"
 	@echo "make clean          remove build output, caches and the demo database"
+	@echo "make docs           the documentation site in docs/_build/html (warnings fail)"
 
 venv: $(STAMP)
 
@@ -41,6 +41,12 @@ test: venv
 test-postgres: venv
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The documentation site (Sphinx + Furo); warnings are errors, cross-references checked.
+.PHONY: docs
+docs: venv
+	$(BIN)/python -m pip install --quiet -r docs/requirements.txt
+	$(BIN)/python -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html
+
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
@@ -57,9 +63,3 @@ demo:
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache example_project/db.sqlite3
 	find . \( -path './.venv*' -o -path ./.tox -o -path ./.git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
-
-# The documentation site (Sphinx + Furo); warnings are errors, cross-references checked.
-.PHONY: docs
-docs: venv
-	$(BIN)/python -m pip install --quiet -r docs/requirements.txt
-	$(BIN)/python -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html
