@@ -10,7 +10,7 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LINT_PATHS := django_podio tests example_project benchmarks scripts docs
+LINT_PATHS := django_podio tests example_project benchmarks scripts
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test test-postgres lint demo clean
