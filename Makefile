@@ -23,6 +23,7 @@ help:
 	@echo "make demo           the example site on http://127.0.0.1:8000 against a fake Podio"
 	@echo "                    (PORT=8765 for another port; the fake takes PORT+1 or FAKE_PORT)"
 	@echo "make clean          remove build output, caches and the demo database"
+	@echo "make docs           the documentation site in docs/_build/html (warnings fail)"
 
 venv: $(STAMP)
 
@@ -39,6 +40,12 @@ test: venv
 
 test-postgres: venv
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The documentation site (Sphinx + Furo); warnings are errors, cross-references checked.
+.PHONY: docs
+docs: venv
+	$(BIN)/python -m pip install --quiet -r docs/requirements.txt
+	$(BIN)/python -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html
 
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
