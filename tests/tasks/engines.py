@@ -67,6 +67,10 @@ class Workers:
         ]
 
     def start(self, tmp_path: Path) -> Workers:
+        if self.engine == "celery":  # the parent sends to the queue these workers consume
+            from tests.tasks.celery_app import app
+
+            app.conf.task_default_queue = self.queue
         for n in range(self.count):
             log = tmp_path / f"{self.engine}-worker-{n}.log"
             handle = log.open("w")
