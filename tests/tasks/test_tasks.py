@@ -4,12 +4,14 @@ are in ``test_engines.py``."""
 
 from __future__ import annotations
 
+import io
+import json
 import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from django_podio import tasks, tokens
@@ -214,3 +216,34 @@ def test_rate_limited_sync_resumes_from_its_checkpoint(app, fake):
     assert len(filter_requests(fake, app.app_id)) == -(-(1200 - stored) // 500)
     assert PodioItem.objects.filter(app_id=app.app_id).count() == 1200
     assert not PodioItemSync.objects.get(app_id=app.app_id).in_progress
+
+
+# Commands: cron and operators hand the work to the task backend (here Django's immediate
+# backend, the default one, which runs a task at once in the caller).
+
+
+def test_podio_refresh_enqueue_hands_each_due_connection_to_a_task(due, fake):
+    due(3)
+    out = io.StringIO()
+    call_command("podio_refresh", "--enqueue", "--json", stdout=out)
+    assert json.loads(out.getvalue()) == {"enqueued": 3, "within": 300, "ok": True}
+    assert len(refresh_requests(fake)) == 3
+    assert tokens.due_connections().count() == 0
+    with pytest.raises(CommandError, match="exclude"):
+        call_command("podio_refresh", "--enqueue", "--dry-run")
+
+
+def test_podio_fetch_items_store_enqueue_runs_sync_app(app, fake):
+    out = io.StringIO()
+    call_command(
+        "podio_fetch_items", str(app.app_id), "--app", "--store", "--enqueue", "--json", stdout=out
+    )
+    report = json.loads(out.getvalue())
+    assert report["enqueued"] is True and report["task_id"]
+    assert PodioItem.objects.filter(app_id=app.app_id).count() == 1200
+    with pytest.raises(CommandError, match="--store"):
+        call_command("podio_fetch_items", str(app.app_id), "--app", "--enqueue")
+    with pytest.raises(CommandError, match="No user"):
+        call_command(
+            "podio_fetch_items", str(app.app_id), "--user", "nobody", "--store", "--enqueue"
+        )
