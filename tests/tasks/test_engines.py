@@ -91,6 +91,7 @@ def test_a_worker_killed_mid_run_spends_no_token_twice(engine, due, fake, tmp_pa
         )
         workers.kill(0)
         assert workers.alive() == [False, True]
+        assert tokens.due_connections().exists()  # killed mid-run, with work left
         # The survivor drains the queue; a task lost with the killed worker is recovered by
         # the next refresh_due (the connection is still due), which cron runs anyway.
         wait_for(lambda: not refresh_requests_pending(fake), 60, workers)
