@@ -10,7 +10,7 @@ the share of linear speed-up reached (1.0 = perfect).
 Run: .venv/bin/python benchmarks/scale.py [--n 1000] [--latency 0.03] [--workers 1 2 4]
      [--engines db celery] [--batches 1 50]
 PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres): it creates and
-drops a database named django_podio_bench. Redis at 127.0.0.1:6379 for Celery.
+drops a database named django_podio_scale. Redis at 127.0.0.1:6379 for Celery.
 """
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ def main() -> None:
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
     sys.path.insert(0, str(ROOT / "benchmarks"))
+    import refresh
     from refresh import make_due, recreate_database
 
+    refresh.BENCH_DB = "django_podio_scale"  # its own database: refresh.py may run meanwhile
     setup_django(recreate_database(base))
     from django.core.management import call_command
 

@@ -73,7 +73,9 @@ def test_two_workers_refresh_500_due_connections_each_exactly_once(engine, due, 
         from django_tasks_db.models import DBTaskResult
 
         ran = Counter(
-            r.worker_ids[0] for r in DBTaskResult.objects.all() if r.task_path.endswith("n")
+            r.worker_ids[0]
+            for r in DBTaskResult.objects.all()
+            if "refresh_connection" in r.task_path
         )
         assert len(ran) == 2, ran
 

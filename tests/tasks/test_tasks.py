@@ -59,7 +59,7 @@ def test_refresh_due_fans_out_one_task_per_due_connection(due, fake):
     PodioConnection.objects.filter(pk=fresh.pk).update(
         expires_at=timezone.now() + timedelta(hours=8)
     )
-    tasks.refresh_due.using(backend="db").enqueue()
+    tasks.refresh_due.using(backend="db").enqueue(None, 1)
     run_worker()
     assert [r.return_value for r in results("refresh_due")] == [{"enqueued": 4}]
     refreshed = results("tasks.refresh_connection")
@@ -74,8 +74,8 @@ def test_refresh_due_fans_out_one_task_per_due_connection(due, fake):
 
 def test_a_connection_enqueued_twice_is_spent_once(due, fake):
     due(3)
-    assert tasks.enqueue_due(backend="db") == 3
-    assert tasks.enqueue_due(backend="db") == 3  # cron again before any worker ran
+    assert tasks.enqueue_due(batch_size=1, backend="db") == 3
+    assert tasks.enqueue_due(batch_size=1, backend="db") == 3  # cron again before any ran
     run_worker()
     outcomes = sorted(r.return_value["outcome"] for r in results("tasks.refresh_connection"))
     assert outcomes == ["already_fresh"] * 3 + ["refreshed"] * 3
@@ -89,7 +89,7 @@ def test_batches(due, fake):
     assert tasks.enqueue_due(batch_size=2, backend="db") == 5
     run_worker()
     batches = results("refresh_connections")
-    assert len(batches) == 3
+    assert [len(b.args_kwargs["args"][0]) for b in batches] == [2, 2, 1]
     assert sum(r.return_value["outcomes"]["refreshed"] for r in batches) == 5
     assert len(refresh_requests(fake)) == 5
     with pytest.raises(ValueError):
