@@ -16,6 +16,8 @@ Why the tasks look the way they do:
 * **Refreshes are idempotent.** ``refresh_connection`` refreshes only if the row is still due
   when it holds the row lock, so a connection enqueued twice (cron ran again before the
   workers caught up, or a killed worker's task was re-delivered) is spent once.
+* **Webhook events** are processed by ``process_hook_event`` when the host's default backend
+  runs tasks elsewhere (:func:`uses_workers`); otherwise in the web process after the response.
 * **One sync per app**, whichever host runs it: a lock in the database (a PostgreSQL advisory
   lock; on SQLite a lock file beside the database file), held by the worker's own session so
   that it dies with the worker. A sync enqueued while another runs returns at once; an
@@ -327,6 +329,51 @@ def sync_app(
     return result
 
 
+# Webhooks ---------------------------------------------------------------------------------
+
+
+def uses_workers(alias: str = "default") -> bool:
+    """Whether the host set ``TASKS`` to a backend that runs tasks elsewhere (not Django's
+    immediate backend, which would run them in the request): webhook events then go to
+    :func:`process_hook_event` instead of being processed in the web process."""
+    from django.conf import settings
+
+    if api is None or not getattr(settings, "TASKS", None):
+        return False
+    from importlib import import_module
+
+    immediate = import_module(f"{api.__name__}.backends.immediate").ImmediateBackend
+    return not isinstance(api.task_backends[alias], immediate)
+
+
+@task(takes_context=True)
+def process_hook_event(context: Any, event_id: int) -> dict:
+    """Process one stored webhook event (and every due event of its item, coalesced).
+
+    A failure stays on the event with its next attempt time (Podio's wait after a 420); the
+    task enqueues itself again for then, spread per event, when the backend can defer.
+    """
+    from . import hooks
+    from .models import PodioHookEvent
+
+    report = hooks.process_event(event_id)
+    result = report.as_dict()
+    if report.failed:
+        row = PodioHookEvent.objects.filter(pk=event_id).values("status", "next_attempt_at").first()
+        alias = _backend(context)
+        if (
+            row
+            and row["status"] == PodioHookEvent.Status.FAILED
+            and row["next_attempt_at"] is not None
+            and api.task_backends[alias].supports_defer
+        ):
+            wait = max(1.0, (row["next_attempt_at"] - timezone.now()).total_seconds())
+            when = retry_at(f"hook-event:{event_id}", wait)
+            process_hook_event.using(backend=alias, run_after=when).enqueue(event_id)
+            result["retry_at"] = when.isoformat()
+    return result
+
+
 def enqueue_sync(
     app_id: int,
     *,
@@ -344,10 +391,12 @@ __all__ = [
     "available",
     "enqueue_due",
     "enqueue_sync",
+    "process_hook_event",
     "refresh_connection",
     "refresh_connections",
     "refresh_due",
     "retry_at",
     "sync_app",
     "sync_lock",
+    "uses_workers",
 ]

@@ -116,3 +116,6 @@ if find_spec("celery") is not None:
         "BACKEND": "django_podio.contrib.celery.CeleryBackend",
         "OPTIONS": {"APP": "tests.tasks.celery_app.app"},
     }
+# Worker processes of tests/tasks that stand in for a host whose default backend is an engine.
+if os.environ.get("PODIO_TEST_TASKS_DEFAULT") in TASKS:
+    TASKS["default"] = TASKS[os.environ["PODIO_TEST_TASKS_DEFAULT"]]

@@ -33,13 +33,18 @@ from celery import current_app, shared_task
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from ..tasks import api
-
-if api is None:  # pragma: no cover - the import error says what to install
-    raise ImportError(
-        "django_podio.contrib.celery needs Django's Tasks API: Django >= 6.0, or "
-        "`pip install django-podio[tasks]` on Django 5.2."
-    )
+# Not through django_podio.tasks: when this backend is the default one, defining those tasks
+# loads this module, which must not need them loaded first.
+try:  # Django >= 6.0
+    from django import tasks as api
+except ImportError:
+    try:
+        import django_tasks as api  # type: ignore[no-redef]
+    except ImportError:  # pragma: no cover - the message says what to install
+        raise ImportError(
+            "django_podio.contrib.celery needs Django's Tasks API: Django >= 6.0, or "
+            "`pip install django-podio[tasks]` on Django 5.2."
+        ) from None
 
 from importlib import import_module
 

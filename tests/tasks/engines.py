@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 class Workers:
     """``count`` worker processes of one engine; ``stop()`` (or the ``with`` block) ends them."""
 
-    def __init__(self, engine: str, fake, count: int = 2) -> None:
+    def __init__(self, engine: str, fake, count: int = 2, *, as_default: bool = False) -> None:
+        """``as_default``: the engine is the workers' ``default`` backend (as a host sets it)."""
         self.engine = engine
+        self.alias = "default" if as_default else engine
         self.queue = f"django-podio-tests-{uuid.uuid4().hex[:8]}"
         self.env = {
             **os.environ,
@@ -29,6 +31,8 @@ class Workers:
             "PODIO_CELERY_QUEUE": self.queue,
             "PYTHONUNBUFFERED": "1",
         }
+        if as_default:
+            self.env["PODIO_TEST_TASKS_DEFAULT"] = engine
         self.count = count
         self.procs: list[subprocess.Popen] = []
         self.logs: list[Path] = []
@@ -41,7 +45,7 @@ class Workers:
                 "django",
                 "db_worker",
                 "--backend",
-                "db",
+                self.alias,
                 "--interval",
                 "0.05",
                 "--no-startup-delay",

@@ -156,3 +156,41 @@ def test_a_rate_limited_refresh_comes_back_after_the_wait(engine, due, fake, tmp
     assert answers == {200: 10, 420: 1}  # the refused one spent nothing and came back
     spent = Counter(r.form["refresh_token"] for r in refresh_requests(fake) if r.status == 200)
     assert len(spent) == 10 and set(spent.values()) == {1}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_webhook_events_are_processed_by_the_workers(engine, client, fake, settings, tmp_path):
+    from django_podio.models import PodioHookEvent
+
+    from .test_tasks import deliver
+
+    app = fake.add_app(name="Projects")
+    item_ids = fake.add_items(app.app_id, 20)
+    tokens.store_app_connection(app.app_id, app.app_token)
+    row = make_hook(app.app_id)
+    settings.TASKS = {**settings.TASKS, "default": settings.TASKS[engine]}
+    fake.reset_log()
+    with Workers(engine, fake, count=2, as_default=True).start(tmp_path) as workers:
+        for item_id in item_ids:
+            deliver(client, row, item_id)
+        wait_for(lambda: PodioHookEvent.objects.filter(status="done").count() == 20, 60, workers)
+    assert PodioItem.objects.filter(item_id__in=item_ids).count() == 20
+    refetches = [r for r in fake.requests if r.method == "GET" and r.path.startswith("/item/")]
+    assert len(refetches) == 20
+
+
+def make_hook(app_id: int):
+    from django_podio.hooks.secret import digest, new_secret
+    from django_podio.models import PodioHook
+
+    secret = new_secret()
+    row = PodioHook.objects.create(
+        hook_id=4242,
+        app_id=app_id,
+        connection=PodioConnection.objects.get(app_id=app_id),
+        event_type="item.update",
+        secret_hash=digest(secret),
+        status=PodioHook.Status.ACTIVE,
+    )
+    row.secret = secret
+    return row

@@ -143,7 +143,7 @@ def test_retries_of_one_identity_are_spread_over_the_wait():
 def app(fake):
     """A Podio app with 1,200 items and its app connection."""
     found = fake.add_app(name="Projects")
-    fake.add_items(found.app_id, 1200)
+    found.item_ids = fake.add_items(found.app_id, 1200)
     tokens.store_app_connection(found.app_id, found.app_token)
     fake.reset_log()
     return found
@@ -247,3 +247,75 @@ def test_podio_fetch_items_store_enqueue_runs_sync_app(app, fake):
         call_command(
             "podio_fetch_items", str(app.app_id), "--user", "nobody", "--store", "--enqueue"
         )
+
+
+# Webhooks: with a task backend that runs elsewhere, the view enqueues; workers process.
+
+
+@pytest.fixture
+def hook(app, fake):
+    from django_podio.hooks.secret import digest, new_secret
+    from django_podio.models import PodioHook
+
+    secret = new_secret()
+    row = PodioHook.objects.create(
+        hook_id=4242,
+        app_id=app.app_id,
+        connection=PodioConnection.objects.get(app_id=app.app_id),
+        event_type="item.update",
+        secret_hash=digest(secret),
+        status=PodioHook.Status.ACTIVE,
+    )
+    row.secret = secret
+    return row
+
+
+def deliver(client, hook, item_id: int, revision: int = 1):
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    form = {
+        "type": "item.update",
+        "hook_id": str(hook.hook_id),
+        "item_id": str(item_id),
+        "item_revision_id": str(revision),
+    }
+    response = client.post(
+        reverse("django_podio:hook", kwargs={"secret": hook.secret}),
+        urlencode(form),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 202
+    return response
+
+
+def test_with_workers_the_hook_view_enqueues_and_a_worker_processes(
+    client, hook, app, fake, settings
+):
+    from django_podio.models import PodioHookEvent
+
+    settings.TASKS = {**settings.TASKS, "default": settings.TASKS["db"]}
+    assert tasks.uses_workers()
+    item_id = app.item_ids[0]
+    fake.reset_log()
+    deliver(client, hook, item_id)
+    event = PodioHookEvent.objects.get()
+    assert event.status == "pending"  # the web process did not call Podio
+    assert fake.requests == []
+    (queued,) = DBTaskResult.objects.all()
+    assert queued.task_path.endswith("process_hook_event")
+    assert queued.args_kwargs["args"] == [event.pk]
+    call_command("db_worker", "--batch", "--backend", "default", "--no-startup-delay", verbosity=0)
+    event.refresh_from_db()
+    assert event.status == "done"
+    assert PodioItem.objects.filter(item_id=item_id).exists()
+
+
+def test_without_workers_the_hook_view_processes_in_process(client, hook, app, fake):
+    from django_podio.models import PodioHookEvent
+
+    assert not tasks.uses_workers()  # the tests' default backend is the immediate one
+    deliver(client, hook, app.item_ids[0])
+    assert PodioHookEvent.objects.get().status == "done"
+    assert not DBTaskResult.objects.exists()
