@@ -4,7 +4,8 @@ Celery on Redis (127.0.0.1:6379) through ``django_podio.contrib.celery``, on Pos
 Scenarios (issue 11): 500 due connections refreshed by two workers, each exactly once; a worker
 killed with SIGKILL mid-run leaves no refresh token spent twice, and the survivor plus the next
 ``refresh_due`` finish the rest; a sync of one app enqueued twice runs once; a rate-limited
-refresh comes back after the wait without holding a worker.
+refresh comes back after the wait without holding a worker; webhook events stored by the
+view are processed by the workers.
 """
 
 from __future__ import annotations
@@ -33,9 +34,16 @@ ENGINES = ["db", "celery"]
 
 
 @pytest.fixture(autouse=True)
-def _postgres_only():
+def _postgres_only(request):
     if db.vendor != "postgresql":
         pytest.skip("real task workers run on PostgreSQL (make test-postgres)")
+    if request.node.callspec.params.get("engine") == "celery":
+        import redis
+
+        try:  # fail in seconds, not after a worker retried its broker for a minute
+            redis.Redis(host="127.0.0.1", port=6379, socket_timeout=3).ping()
+        except redis.RedisError as error:
+            pytest.fail(f"Celery's broker, Redis at 127.0.0.1:6379, is not reachable: {error}")
 
 
 @pytest.fixture
