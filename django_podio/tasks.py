@@ -306,10 +306,12 @@ def sync_app(
         if not acquired:
             logger.info("Sync of app %s is already running elsewhere: skipped", app_id)
             return {"app_id": app_id, "skipped": "already running"}
+        # The identity whose budget the sync spends, and the app: syncs of several apps under
+        # one identity come back at different times.
         if connection_id is not None:
-            key = f"sync:connection:{connection_id}"
+            key = f"sync:connection:{connection_id}:{app_id}"
         else:
-            key = f"sync:user:{user_id}" if user_id is not None else f"sync:app:{app_id}"
+            key = f"sync:user:{user_id}:{app_id}" if user_id is not None else f"sync:app:{app_id}"
         args = (app_id, since, user_id, connection_id)
         try:
             client = _sync_client(app_id, user_id, connection_id)
