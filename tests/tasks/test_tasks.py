@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+import textwrap
 import threading
 from datetime import timedelta
 
@@ -16,7 +19,7 @@ from django.utils import timezone
 
 from django_podio import tasks, tokens
 from django_podio.models import PodioConnection, PodioItem, PodioItemSync
-from tests.concurrency.test_races import make_due_connection, refresh_requests
+from tests.concurrency.test_races import ROOT, make_due_connection, refresh_requests
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -319,3 +322,38 @@ def test_without_workers_the_hook_view_processes_in_process(client, hook, app, f
     deliver(client, hook, app.item_ids[0])
     assert PodioHookEvent.objects.get().status == "done"
     assert not DBTaskResult.objects.exists()
+
+
+def test_the_package_works_without_a_tasks_api():
+    """Django 5.2 without the backport: django_podio and its tasks module import; enqueueing
+    says what to install, and webhook events are processed in-process."""
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["django.tasks"] = None  # neither Django's own Tasks API
+        sys.modules["django_tasks"] = None  # nor the backport
+        import django
+        from django.conf import settings
+        from django.core.exceptions import ImproperlyConfigured
+        settings.configure(
+            INSTALLED_APPS=[
+                "django.contrib.auth", "django.contrib.contenttypes", "allauth",
+                "allauth.account", "allauth.socialaccount", "django_podio",
+            ],
+            DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+            MIDDLEWARE=["allauth.account.middleware.AccountMiddleware"],
+        )
+        django.setup()
+        from django_podio import tasks
+        assert not tasks.available() and not tasks.uses_workers()
+        try:
+            tasks.refresh_due.enqueue()
+        except ImproperlyConfigured as error:
+            print("refused:", error)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert "refused:" in done.stdout and "django-podio[tasks]" in done.stdout
