@@ -17,6 +17,10 @@ then run ``celery -A proj worker``. ``OPTIONS`` may name the Celery app as a dot
 task (``{"QUEUE": "podio"}``; default: the task's ``queue_name`` when it is not
 ``"default"``, else Celery's default queue).
 
+``enqueue`` sends the message at once, not when the caller's transaction commits: inside
+``atomic()`` (or ``ATOMIC_REQUESTS``) enqueue from ``transaction.on_commit`` so a worker never
+looks for rows that are not committed yet (or never will be).
+
 When a worker dies mid-task: Celery's default early acknowledgement means the message is
 gone, so the task is not run again by Celery; django-podio's tasks are built for that (the next
 ``refresh_due`` finds the connection still due; the next ``sync_app`` resumes from the
