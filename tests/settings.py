@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from importlib.util import find_spec
 from urllib.parse import unquote, urlsplit
 
 SECRET_KEY = "tests-only-not-secret"
@@ -100,3 +101,21 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_REDIRECT_URL = "/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
+
+# Background work (tests/tasks): Django's Tasks API (Django >= 6.0) or the django-tasks backport,
+# with the engines the tests run for real: django-tasks-db workers and Celery on Redis.
+if find_spec("django.tasks") is None and find_spec("django_tasks") is not None:
+    INSTALLED_APPS.append("django_tasks")
+_TASKS_API = "django.tasks" if find_spec("django.tasks") else "django_tasks"
+TASKS = {"default": {"BACKEND": f"{_TASKS_API}.backends.immediate.ImmediateBackend"}}
+if find_spec("django_tasks_db") is not None:
+    INSTALLED_APPS.append("django_tasks_db")
+    TASKS["db"] = {"BACKEND": "django_tasks_db.DatabaseBackend"}
+if find_spec("celery") is not None:
+    TASKS["celery"] = {
+        "BACKEND": "django_podio.contrib.celery.CeleryBackend",
+        "OPTIONS": {"APP": "tests.tasks.celery_app.app"},
+    }
+# Worker processes of tests/tasks that stand in for a host whose default backend is an engine.
+if os.environ.get("PODIO_TEST_TASKS_DEFAULT") in TASKS:
+    TASKS["default"] = TASKS[os.environ["PODIO_TEST_TASKS_DEFAULT"]]

@@ -88,9 +88,13 @@ def hook_view(request: HttpRequest, secret: str) -> HttpResponse:
         return _quiet(HttpResponse("Not stored", status=500, content_type="text/plain"))
     after: list[Callable[[], None]] = []
     if event.duplicate_of_id is None:
+        from .. import tasks
         from .process import drain_in_process
 
-        after.append(drain_in_process)
+        if tasks.uses_workers():  # the host's task workers process it (django_podio.tasks)
+            after.append(lambda pk=event.pk: tasks.process_hook_event.enqueue(pk))
+        else:
+            after.append(drain_in_process)
     return ProcessAfterResponse(b"", status=202, content_type="text/plain", after=after)
 
 

@@ -58,6 +58,9 @@ class FetchReport:
     output: str | None = None
     elapsed: float = 0.0
     error: str = ""
+    #: The exception behind ``error`` (e.g. ``RateLimited`` with its ``wait_seconds``), so a
+    #: task can re-enqueue itself after the wait; not part of :meth:`as_dict`.
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -70,7 +73,9 @@ class FetchReport:
             self.odd_items.append(message)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok}
+        data = asdict(replace(self, exception=None))
+        del data["exception"]
+        return {**data, "ok": self.ok}
 
     def summary(self) -> str:
         rate = self.fetched / self.elapsed if self.elapsed > 0 else 0.0
@@ -167,6 +172,7 @@ def fetch_items(
             report.requests += full.requests
     except PodioError as error:
         report.error = str(error)
+        report.exception = error
     finally:
         report.elapsed = time.monotonic() - started
     return report

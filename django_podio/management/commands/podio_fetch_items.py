@@ -65,6 +65,12 @@ class Command(PodioCommand):
             action="store_true",
             help="Upsert into the PodioItem cache; a full run also removes deleted items.",
         )
+        parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="With --store: enqueue the sync as a task (django_podio.tasks.sync_app) for "
+            "the host's task workers instead of running it here.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         app_id = options["app_id"]
@@ -80,6 +86,9 @@ class Command(PodioCommand):
                 since = items.parse_since(since)
             except ValueError as error:
                 raise CommandError(str(error)) from None
+        if options["enqueue"]:
+            self._enqueue(options, since)
+            return
         to_stdout = output == "-" or (output is None and not store)
         if not to_stdout and output is not None:
             try:
@@ -122,6 +131,26 @@ class Command(PodioCommand):
             ok=report.ok,
             error=f"Fetching the items of app {app_id} failed: {report.error}",
             stream=report_to,
+        )
+
+    def _enqueue(self, options: dict[str, Any], since: Any) -> None:
+        from ... import tasks
+
+        if not options["store"] or options["output"] is not None:
+            raise CommandError("--enqueue needs --store and no --output (a worker fills the cache)")
+        user_id = None
+        if options["user"]:
+            User = get_user_model()
+            try:
+                user_id = User._default_manager.get_by_natural_key(options["user"]).pk
+            except User.DoesNotExist:
+                raise CommandError(f"No user {options['user']!r}") from None
+        if since is not None and since != "last":
+            since = since.isoformat()
+        result = tasks.enqueue_sync(options["app_id"], since=since, user_id=user_id)
+        self.finish(
+            {"enqueued": True, "app_id": options["app_id"], "task_id": result.id, "ok": True},
+            f"sync of app {options['app_id']} enqueued (task {result.id})",
         )
 
     def _client(self, options: dict[str, Any]) -> Any:

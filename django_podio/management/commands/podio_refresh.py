@@ -34,6 +34,12 @@ class Command(PodioCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="List what would be refreshed; change nothing."
         )
+        parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="Only enqueue one refresh task per due connection (django_podio.tasks); the "
+            "host's task workers refresh. Needs Django's Tasks API and a TASKS backend.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         within = conf.get("REFRESH_MARGIN") if options["within"] is None else options["within"]
@@ -45,7 +51,18 @@ class Command(PodioCommand):
         if within < 0 or concurrency < 1:
             raise CommandError("--within must be >= 0 and --concurrency >= 1")
         if options["dry_run"]:
+            if options["enqueue"]:
+                raise CommandError("--dry-run and --enqueue exclude each other")
             self._dry_run(within)
+            return
+        if options["enqueue"]:
+            from ... import tasks
+
+            count = tasks.enqueue_due(within)
+            self.finish(
+                {"enqueued": count, "within": within, "ok": True},
+                f"{plural(count, 'refresh', 'refreshes')} enqueued",
+            )
             return
 
         def progress(pk: int, result: tokens.RefreshResult) -> None:

@@ -1,0 +1,1 @@
+"""Optional integrations with other projects (each imports its project only when used)."""
