@@ -15,6 +15,7 @@ Off unless ``SOCIALACCOUNT_PROVIDERS["podio"]["TOKEN_AUTH"]`` is ``True``.
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 from allauth.socialaccount.adapter import get_adapter
@@ -53,8 +54,31 @@ def refused(reason: str) -> ValidationError:
     return get_adapter().validation_error("invalid_token")
 
 
-def _text(token: dict[str, Any], key: str) -> str:
+MASK = "********"
+
+
+class BrowserTokens:
+    """The tokens the front end posted, taken out of allauth's request data.
+
+    Django's DEBUG page and the admins' error mail print every frame's local variables, and
+    allauth's frames hold the parsed request body. Taking the tokens out of it (a mask left in
+    their place) and keeping them here, behind a masked ``repr``, keeps them off both.
+    """
+
+    __slots__ = ("access_token", "refresh_token")
+
+    def __init__(self, token: dict[str, Any]) -> None:
+        self.access_token = _take(token, "access_token")
+        self.refresh_token = _take(token, "refresh_token")
+
+    def __repr__(self) -> str:
+        return f"BrowserTokens(access_token={MASK}, refresh_token={MASK})"
+
+
+def _take(token: dict[str, Any], key: str) -> str:
     value = token.get(key)
+    if key in token:
+        token[key] = MASK
     return value.strip() if isinstance(value, str) else ""
 
 
@@ -94,11 +118,29 @@ def verify_token(provider: Any, request: HttpRequest, token: dict[str, Any]) -> 
     if token.get("client_id") != app.client_id:
         # allauth compares a non-empty client_id only; an empty one would pass its check.
         raise refused("the request's client_id is not ours")
-    refresh_token = _text(token, "refresh_token")
-    if not refresh_token:
+    browser = BrowserTokens(token)
+    if not browser.refresh_token:
         logger.warning("Podio token login refused: no refresh_token in the request")
         raise ValidationError(MISSING_REFRESH_MESSAGE, code="invalid_token")
-    answer = bind_to_our_client(refresh_token, app)
+    try:
+        return _bound_login(provider, request, app, browser)
+    except ValidationError:
+        raise
+    except Exception as error:
+        # A bug in here (a host's adapter, say) must not become a 500: Django's error reports
+        # print every frame's locals, and allauth's frames hold the access token the browser
+        # posted. The traceback is logged (its message redacted), the login refused.
+        logger.error(
+            "Podio token login failed unexpectedly and was refused:\n%s",
+            "".join(traceback.format_exception(error)),
+        )
+        raise get_adapter().validation_error("invalid_token") from None
+
+
+def _bound_login(provider: Any, request: HttpRequest, app: Any, browser: BrowserTokens) -> Any:
+    """Bind, then read the profile with the new pair and build allauth's login from it."""
+    # The access token the browser sent is never used: the binding's answer replaces it.
+    answer = bind_to_our_client(browser.refresh_token, app)
     if answer.ref_type not in ("", "user"):
         raise refused(f"the token belongs to a Podio {answer.ref_type}, not a user")
     try:
