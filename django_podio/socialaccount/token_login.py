@@ -18,6 +18,8 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
+from allauth.core import ratelimit
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.models import SocialLogin, SocialToken
 from django.core.exceptions import ValidationError
@@ -122,6 +124,13 @@ def verify_token(provider: Any, request: HttpRequest, token: dict[str, Any]) -> 
     if not browser.refresh_token:
         logger.warning("Podio token login refused: no refresh_token in the request")
         raise ValidationError(MISSING_REFRESH_MESSAGE, code="invalid_token")
+    # Each attempt from here on costs a request to Podio's token endpoint with our client's
+    # credentials, and Podio rate-limits those per client: allauth's per-IP login limit
+    # (ACCOUNT_RATE_LIMITS["login"]) keeps junk tokens from spending that budget.
+    too_many = ratelimit.consume_or_429(request, action="login")
+    if too_many is not None:
+        logger.warning("Podio token login refused: rate limit (ACCOUNT_RATE_LIMITS['login'])")
+        raise ImmediateHttpResponse(too_many)
     try:
         return _bound_login(provider, request, app, browser)
     except ValidationError:

@@ -95,3 +95,13 @@ def accepted_token_requests(fake, client_id: str) -> list:
 def login_log(caplog):
     caplog.set_level(logging.INFO, logger="django_podio")
     return caplog
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """allauth counts login attempts per IP in the cache: each test starts from zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -366,3 +366,22 @@ def test_auth_events_name_the_client_side_flow(client, fake, token_auth, our_cli
         "Podio token login refused: Podio did not refresh the token for our client "
         "(HTTP 400 invalid_grant)"
     ]
+
+
+# Rate limit ----------------------------------------------------------------------------------
+
+
+def test_token_logins_are_rate_limited_before_podio_is_asked(
+    client, fake, token_auth, our_client_id, settings
+):
+    """Junk tokens must not spend our client's token-endpoint budget at Podio."""
+    settings.ACCOUNT_RATE_LIMITS = {"login": "3/m/ip"}
+    other = fake.add_client()
+    fake.reset_log()
+    answers = [
+        provider_token(client, token_body(client_side_flow(fake, other[0]), our_client_id))
+        for _ in range(5)
+    ]
+    assert [status for status, _ in answers] == [400, 400, 400, 429, 429]
+    assert len(fake.requests_to("/oauth/token")) == 3
+    assert nothing_created()
