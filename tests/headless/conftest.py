@@ -8,7 +8,6 @@ as the page's JavaScript does.
 from __future__ import annotations
 
 import json
-import logging
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -89,12 +88,6 @@ def accepted_token_requests(fake, client_id: str) -> list:
         for r in fake.requests_to("/oauth/token", "POST")
         if (r.form or r.json or {}).get("client_id") == client_id and r.status == 200
     ]
-
-
-@pytest.fixture
-def login_log(caplog):
-    caplog.set_level(logging.INFO, logger="django_podio")
-    return caplog
 
 
 @pytest.fixture(autouse=True)
