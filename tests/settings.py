@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
+    # The headless API: the client-side flow's token login (tests/headless/).
+    "allauth.headless",
     "django_podio",
 ]
 MIDDLEWARE = [

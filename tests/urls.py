@@ -7,6 +7,7 @@ from . import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("_allauth/", include("allauth.headless.urls")),
     path("podio/", include("django_podio.urls")),
     path("test/refresh-then-fail/", views.refresh_then_fail),
     path("", lambda request: HttpResponse(f"home {request.user}")),

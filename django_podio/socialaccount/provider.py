@@ -5,8 +5,10 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.providers.base import ProviderAccount
 from allauth.socialaccount.providers.oauth2.provider import OAuth2Provider
+from django.http import HttpRequest
 
 from ..conf import PROVIDER_ID
+from . import token_login
 from .views import PodioOAuth2Adapter
 
 
@@ -28,6 +30,15 @@ class PodioProvider(OAuth2Provider):
     name = "Podio"
     account_class = PodioAccount
     oauth2_adapter_class = PodioOAuth2Adapter
+
+    @property
+    def supports_token_authentication(self) -> bool:  # type: ignore[override]
+        """Headless token login (Podio's client-side flow): opt-in, ``TOKEN_AUTH``."""
+        return token_login.enabled(self)
+
+    def verify_token(self, request: HttpRequest, token: dict[str, Any]) -> Any:
+        """Bind the client-side flow's tokens to our client, then read the profile."""
+        return token_login.verify_token(self, request, token)
 
     def extract_uid(self, data: dict[str, Any]) -> str:
         # The numeric Podio user id: stable, unlike an e-mail address that can change hands.

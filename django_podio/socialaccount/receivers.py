@@ -26,6 +26,7 @@ from .. import tokens
 from ..conf import PROVIDER_ID
 from ..events import auth_event
 from ..models import PodioConnection
+from .token_login import FLOW_STATE_KEY
 
 _REMOVED_ATTR = "_django_podio_connection"
 
@@ -52,7 +53,10 @@ def _capture(
     # Next, allauth may copy this token into SocialToken (STORE_TOKENS): only sealed.
     tokens.seal_login(sociallogin)
     if connection is not None:
-        auth_event(_event_name(signal, sociallogin), connection=connection)
+        # Which browser flow brought the tokens: the client-side one is named on the event.
+        flow = sociallogin.state.get(FLOW_STATE_KEY)
+        extra = {"flow": flow} if isinstance(flow, str) else {}
+        auth_event(_event_name(signal, sociallogin), connection=connection, **extra)
 
 
 def _seal(sender: Any, request: Any = None, sociallogin: Any = None, **kwargs: Any) -> None:

@@ -57,8 +57,37 @@ class OAuthState:
             "ref": {"type": ref_type, "id": ref_id},
         }
 
+    def add_client(
+        self,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        name: str = "Another Podio app",
+    ) -> tuple[str, str]:
+        """Register another API client (another site's API key): its tokens are not ours.
+
+        It runs the same flows against the same users; the token endpoint refuses a code or
+        refresh token that one client presents when another was issued it (RFC 6749 §6).
+        """
+        with self._lock:
+            client_id = client_id or make_secret("fpclient", 24)
+            if client_id == self.client_id or client_id in self.other_clients:
+                raise ValueError(f"client {client_id!r} exists already")
+            secret = client_secret or make_secret("fpsecret", 40)
+            self.other_clients[client_id] = (secret, name)
+            return client_id, secret
+
+    def _client_secret_of(self, client_id: str) -> str | None:
+        if hmac.compare_digest(str(client_id).encode(), self.client_id.encode()):
+            return self.client_secret
+        found = self.other_clients.get(str(client_id))
+        return found[0] if found else None
+
+    def client_name_of(self, client_id: str) -> str:
+        found = self.other_clients.get(str(client_id))
+        return found[1] if found else self.client_name
+
     def check_client(self, client_id: str) -> bool:
-        return hmac.compare_digest(str(client_id).encode(), self.client_id.encode())
+        return self._client_secret_of(client_id) is not None
 
     def issue_code(
         self,
@@ -96,16 +125,18 @@ class OAuthState:
             return "" if value is None else str(value)
 
         with self._lock:
-            client_ok = self.check_client(param("client_id")) and hmac.compare_digest(
-                param("client_secret").encode(), self.client_secret.encode()
-            )
-            if not client_ok:
+            # The client the credentials prove; every grant is bound to it.
+            client_id = param("client_id")
+            secret = self._client_secret_of(client_id)
+            if secret is None or not hmac.compare_digest(
+                param("client_secret").encode(), secret.encode()
+            ):
                 raise ApiError(401, "invalid_client", "Invalid client_id or client_secret")
             grant_type = param("grant_type")
             now = self.now()
             if grant_type == "authorization_code":
                 code = self.codes.get(param("code"))
-                if code is None or code.used or code.client_id != self.client_id:
+                if code is None or code.used or code.client_id != client_id:
                     raise ApiError(400, "invalid_grant", "Invalid or already used code")
                 if now >= code.expires_at:
                     raise ApiError(400, "invalid_grant", "The authorization code has expired")
@@ -114,7 +145,7 @@ class OAuthState:
                 if code.code_challenge and not pkce_matches(code, param("code_verifier")):
                     raise ApiError(400, "invalid_grant", "The code_verifier does not match")
                 code.used = True
-                return self._issue(self.client_id, "user", code.user_id, code.scope)
+                return self._issue(client_id, "user", code.user_id, code.scope)
             if grant_type == "refresh_token":
                 token = self.refresh_tokens.get(param("refresh_token"))
                 dead = (
@@ -122,22 +153,20 @@ class OAuthState:
                     or token.revoked
                     or (token.used and self.strict_rotation)
                     or now >= token.expires_at
-                    or token.client_id != self.client_id
+                    or token.client_id != client_id
                 )
                 if dead:
                     raise ApiError(400, "invalid_grant", "Invalid refresh_token")
                 token.used = True
                 self.refresh_grants_used += 1
-                return self._issue(self.client_id, token.ref_type, token.ref_id, token.scope)
+                return self._issue(client_id, token.ref_type, token.ref_id, token.scope)
             if grant_type == "password":
                 user = self.user_by_mail(param("username"))
                 if user is None or not hmac.compare_digest(
                     param("password").encode(), user.password.encode()
                 ):
                     raise ApiError(400, "invalid_grant", "Invalid user credentials")
-                return self._issue(
-                    self.client_id, "user", user.user_id, param("scope") or "global:all"
-                )
+                return self._issue(client_id, "user", user.user_id, param("scope") or "global:all")
             if grant_type == "app":
                 try:
                     app = self.apps.get(int(param("app_id")))
@@ -147,7 +176,7 @@ class OAuthState:
                     param("app_token").encode(), app.app_token.encode()
                 ):
                     raise ApiError(400, "invalid_grant", "Invalid app_id or app_token")
-                return self._issue(self.client_id, "app", app.app_id, "global:all")
+                return self._issue(client_id, "app", app.app_id, "global:all")
             raise ApiError(
                 400,
                 "unsupported_grant_type",
@@ -196,6 +225,7 @@ class OAuthState:
         """Every credential the fake issued or knows, for leak scans."""
         with self._lock:
             found = {self.client_secret}
+            found.update(secret for secret, _ in self.other_clients.values())
             found.update(self.tokens)
             found.update(self.refresh_tokens)
             found.update(self.codes)

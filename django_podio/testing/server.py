@@ -563,7 +563,7 @@ class FakePodio(PodioState):
             if k in PASSED_THROUGH_CONSENT
         )
         scope = params.get("scope") or "global:all"
-        client = html.escape(self.client_name)
+        client = html.escape(self.client_name_of(params.get("client_id", "")))
         client_id = html.escape(params.get("client_id", ""))
         name = html.escape(user.name)
         initial = html.escape((user.name or "?")[:1].upper())

@@ -83,6 +83,8 @@ class PodioState(DirectoryState, ItemState, OAuthState, HookState):
         self.client_id = client_id
         self.client_secret = client_secret
         self.client_name = "Django Podio (fake)"
+        #: Other Podio API clients (``add_client``): client_id -> (secret, name).
+        self.other_clients: dict[str, tuple[str, str]] = {}
         self.access_token_ttl = access_token_ttl
         self.strict_rotation = strict_rotation
         self.seed = seed

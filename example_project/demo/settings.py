@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
+    # allauth's headless API: the single-page screen (/spa/) signs in through it.
+    "allauth.headless",
     "django_podio",
 ]
 MIDDLEWARE = [
@@ -92,7 +94,13 @@ else:
         "WEBHOOK_BASE_URL": os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8000"),
     }
 
-SOCIALACCOUNT_PROVIDERS = {"podio": {"APP": {"client_id": _client_id, "secret": _client_secret}}}
+SOCIALACCOUNT_PROVIDERS = {
+    "podio": {
+        "APP": {"client_id": _client_id, "secret": _client_secret},
+        # Headless token login for the single-page screen (Podio's client-side flow).
+        "TOKEN_AUTH": True,
+    }
+}
 
 # Encrypts the stored Podio tokens. The fallback is a fixed key FOR THE DEMO ONLY: anyone who
 # reads this file can decrypt a database encrypted with it. Real sites set the environment
