@@ -1,10 +1,13 @@
 # Developer entry points. CI (.ci/run) drives the same targets, so "works with make" is
-# "works in CI". Override on the command line: make test VENV=.venv-dj61 PYTHON=python3.12
-# DJANGO_SPEC='Django>=6.1,<6.2' PYTEST_ARGS="-m 'not browser'".
+# "works in CI". Override on the command line: make test VENV=.venv-dj61 PYTHON=python3.13
+# EXTRAS=test DJANGO_SPEC='Django>=6.1,<6.2' PYTEST_ARGS="-m 'not browser'".
+# EXTRA_SPECS adds pip requirements, each quoted: EXTRA_SPECS="'cryptography==3.4.8'".
 
 PYTHON ?= python3
 VENV ?= .venv
+EXTRAS ?= dev
 DJANGO_SPEC ?=
+EXTRA_SPECS ?=
 PYTEST_ARGS ?=
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
@@ -13,13 +16,15 @@ STAMP := $(VENV)/.installed
 LINT_PATHS := django_podio tests example_project benchmarks scripts
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-postgres lint demo clean
+.PHONY: help venv test test-postgres lint typecheck package demo clean
 
 help:
-	@echo "make venv           create $(VENV) and install django-podio with its test extras"
+	@echo "make venv           create $(VENV): django-podio editable with $(EXTRAS) extras (tests, lint, mypy, build)"
 	@echo "make test           the whole test suite on SQLite (incl. the Chromium login test)"
 	@echo "make test-postgres  the same on PostgreSQL ($(POSTGRES_URL))"
 	@echo "make lint           ruff check, ruff format --check and bandit"
+	@echo "make typecheck      mypy with django-stubs over django_podio"
+	@echo "make package        build sdist and wheel into dist/, twine check, check-manifest"
 	@echo "make demo           the example site on http://127.0.0.1:8000 against a fake Podio"
 	@echo "                    (PORT=8765 for another port; the fake takes PORT+1 or FAKE_PORT)"
 	@echo "make clean          remove build output, caches and the demo database"
@@ -30,9 +35,10 @@ venv: $(STAMP)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Re-installs whenever the package metadata changes (new dependency, new extra).
-$(STAMP): setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]' $(if $(DJANGO_SPEC),'$(DJANGO_SPEC)')
+# Re-installs whenever the package metadata changes (new dependency, new extra): all of it
+# is in pyproject.toml (the version is read from django_podio/__init__.py at build time).
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]' $(if $(DJANGO_SPEC),'$(DJANGO_SPEC)') $(EXTRA_SPECS)
 	touch $@
 
 test: venv
@@ -51,6 +57,18 @@ lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/bandit --quiet --recursive django_podio --severity-level medium
+
+typecheck: venv
+	$(BIN)/mypy
+
+# Builds in an isolated environment (what pip does for users), then checks what was built:
+# README renders on PyPI, every tracked file is in the sdist, the sdist's own tests run.
+package: venv
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+	$(BIN)/check-manifest
+	$(BIN)/python scripts/check_dist.py dist
 
 # The ports are checked with the system Python first: a taken port is reported before .venv is
 # built (scripts/demo.py needs only the standard library for that).
