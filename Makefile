@@ -79,5 +79,5 @@ demo:
 	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache example_project/db.sqlite3
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache example_project/db.sqlite3
 	find . \( -path './.venv*' -o -path ./.tox -o -path ./.git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

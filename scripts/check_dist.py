@@ -120,7 +120,7 @@ def run_sdist_tests(unpacked: Path) -> list[str]:
         return [f"the sdist check would import django_podio from {where.stdout.strip()!r}"]
     problems = []
     for args in (["--collect-only", "-q"], [SDIST_SMOKE_TESTS, "-q"]):
-        run = subprocess.run(
+        run = subprocess.run(  # noqa: S603 (our interpreter, constant arguments)
             [sys.executable, "-m", "pytest", "-m", "not browser", *args],
             cwd=unpacked,
             capture_output=True,

@@ -61,7 +61,9 @@ PLACES = [
 def default_fields(app_id: int) -> list[dict[str, Any]]:
     """The realistic field set of a default fake app (one field of every common type)."""
 
-    def field(external_id: str, ftype: str, label: str, settings: dict[str, Any], **config: Any):
+    def field(
+        external_id: str, ftype: str, label: str, settings: dict[str, Any], **config: Any
+    ) -> dict[str, Any]:
         return {
             "external_id": external_id,
             "type": ftype,
