@@ -65,7 +65,7 @@ typecheck: venv
 # README renders on PyPI, every tracked file is in the sdist, the sdist's own tests run.
 package: venv
 	rm -rf dist
-	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m build --quiet --outdir dist .
 	$(BIN)/twine check --strict dist/*
 	$(BIN)/check-manifest
 	$(BIN)/python scripts/check_dist.py dist
