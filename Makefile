@@ -1,11 +1,10 @@
 # Developer entry points. CI (.ci/run) drives the same targets, so "works with make" is
 # "works in CI". Override on the command line: make test VENV=.venv-dj61 PYTHON=python3.13
-# EXTRAS=test DJANGO_SPEC='Django>=6.1,<6.2' PYTEST_ARGS="-m 'not browser'".
+# DJANGO_SPEC='Django>=6.1,<6.2' PYTEST_ARGS="-m 'not browser'".
 # EXTRA_SPECS adds pip requirements, each quoted: EXTRA_SPECS="'cryptography==3.4.8'".
 
 PYTHON ?= python3
 VENV ?= .venv
-EXTRAS ?= dev
 DJANGO_SPEC ?=
 EXTRA_SPECS ?=
 PYTEST_ARGS ?=
@@ -13,13 +12,14 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 LINT_PATHS := django_podio tests example_project benchmarks scripts
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test test-postgres lint typecheck package demo clean
 
 help:
-	@echo "make venv           create $(VENV): django-podio editable with $(EXTRAS) extras (tests, lint, mypy, build)"
+	@echo "make venv           create $(VENV) and install django-podio with its test extras"
 	@echo "make test           the whole test suite on SQLite (incl. the Chromium login test)"
 	@echo "make test-postgres  the same on PostgreSQL ($(POSTGRES_URL))"
 	@echo "make lint           ruff check, ruff format --check and bandit"
@@ -38,7 +38,12 @@ $(BIN)/python:
 # Re-installs whenever the package metadata changes (new dependency, new extra): all of it
 # is in pyproject.toml (the version is read from django_podio/__init__.py at build time).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]' $(if $(DJANGO_SPEC),'$(DJANGO_SPEC)') $(EXTRA_SPECS)
+	$(BIN)/python -m pip install --quiet -e '.[test]' $(if $(DJANGO_SPEC),'$(DJANGO_SPEC)') $(EXTRA_SPECS)
+	touch $@
+
+# The type checker and packaging tools (the "dev" extra), only for the targets that use them.
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]' $(if $(DJANGO_SPEC),'$(DJANGO_SPEC)') $(EXTRA_SPECS)
 	touch $@
 
 test: venv
@@ -58,12 +63,12 @@ lint: venv
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/bandit --quiet --recursive django_podio --severity-level medium
 
-typecheck: venv
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 # Builds in an isolated environment (what pip does for users), then checks what was built:
 # README renders on PyPI, every tracked file is in the sdist, the sdist's own tests run.
-package: venv
+package: $(DEV_STAMP)
 	rm -rf dist
 	$(BIN)/python -m build --quiet --outdir dist .
 	$(BIN)/twine check --strict dist/*
