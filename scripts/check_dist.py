@@ -37,7 +37,6 @@ SDIST_NEEDS = (
 DIRECT_DEPENDENCIES = (
     "django",
     "django-allauth",
-    "django-encrypted-model-fields",
     "cryptography",
     "requests",
 )
