@@ -22,7 +22,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError, router
 
 from . import conf, fields
@@ -65,7 +65,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
 
 
 def _check_values(raw: dict) -> list:
-    messages = []
+    messages: list[CheckMessage] = []
     for key in (
         "REFRESH_MARGIN",
         "MAX_RETRIES",

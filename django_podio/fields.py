@@ -45,7 +45,7 @@ def key_problem() -> str | None:
     """
     if not hasattr(settings, "FIELD_ENCRYPTION_KEY"):
         return "FIELD_ENCRYPTION_KEY is not set."
-    keys = settings.FIELD_ENCRYPTION_KEY
+    keys: Any = settings.FIELD_ENCRYPTION_KEY  # a host's: str, bytes, a list of them, or junk
     if isinstance(keys, (list, tuple)):
         if not keys:
             return "FIELD_ENCRYPTION_KEY is an empty list."
@@ -173,7 +173,7 @@ class EncryptedTextField(models.TextField):
             if (
                 isinstance(value, Value)
                 and isinstance(value.value, str)
-                and not isinstance(value._output_field_or_none, EncryptedTextField)
+                and not isinstance(value._output_field_or_none, EncryptedTextField)  # type: ignore[attr-defined]
             ):
                 return Value(encrypt(value.value))
             return value

@@ -69,7 +69,7 @@ def error_from_response(response: requests.Response, method: str, path: str) -> 
     status = response.status_code
     error = _text(body.get("error"), 80)
     description = _text(body.get("error_description"))
-    fields = {
+    fields: dict[str, Any] = {
         "status": status,
         "error": error,
         "description": description if body else "non-JSON error body",

@@ -65,7 +65,8 @@ class TokenResponse:
         if expires_in is None:
             problems.append("missing or invalid expires_in")
             expires_in = DEFAULT_EXPIRES_IN
-        ref = data.get("ref") if isinstance(data.get("ref"), dict) else {}
+        raw_ref = data.get("ref")
+        ref = raw_ref if isinstance(raw_ref, dict) else {}
         ref_id = _positive_int(ref.get("id"))
         if ref.get("id") is not None and ref_id is None:
             problems.append("invalid ref.id")
@@ -141,7 +142,7 @@ def request_token(
             response = transport.send("POST", url, json=body, safe=False)
         else:
             response = transport.send("POST", url, data=body, safe=False)
-        return TokenResponse.from_json(response.podio_data)
+        return TokenResponse.from_json(response.podio_data)  # type: ignore[attr-defined]
     finally:
         if own:
             transport.close()

@@ -120,8 +120,8 @@ class Transport:
                     auth=auth,
                     timeout=self.timeout,
                 )
-            except requests.RequestException as error:
-                kind = type(error).__name__
+            except requests.RequestException as failure:
+                kind = type(failure).__name__
                 if safe and attempt < self.max_retries:
                     delay = self.backoff(attempt)
                     logger.info(
@@ -138,7 +138,7 @@ class Transport:
                 logger.warning("%s %s failed (%s)", method, path, kind)
                 raise PodioConnectionError(
                     f"Could not reach Podio: {method} {path} ({kind})"
-                ) from without_frames(error)
+                ) from without_frames(failure)
             self._track_rate_limit(response)
             elapsed = (self.clock() - started) * 1000
             logger.debug("%s %s -> %s (%.0f ms)", method, path, response.status_code, elapsed)
@@ -146,10 +146,10 @@ class Transport:
             if response.status_code < 400:
                 # Parsed once here, where a truncated body can still be retried, and kept on
                 # the response: a 500-item page is megabytes, too big to parse twice.
-                response.podio_data = None
+                response.podio_data = None  # type: ignore[attr-defined]  # ours, read by callers
                 if response.status_code != 204 and response.content:
                     try:
-                        response.podio_data = response.json()
+                        response.podio_data = response.json()  # type: ignore[attr-defined]
                     except ValueError:
                         if safe and attempt < self.max_retries:
                             attempt += 1
@@ -215,7 +215,7 @@ class Transport:
           request;
         - at most ``MAX_RATE_LIMIT_WAITS`` waits per logical request, however short.
         """
-        wait = error.wait_seconds
+        wait: float | None = error.wait_seconds
         if not safe or wait is None or waits >= MAX_RATE_LIMIT_WAITS:
             return None
         wait = max(float(wait), MIN_RATE_LIMIT_WAIT)

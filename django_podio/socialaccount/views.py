@@ -28,11 +28,11 @@ class PodioOAuth2Adapter(OAuth2Adapter):
     provider_id = conf.PROVIDER_ID
 
     @property
-    def authorize_url(self) -> str:  # type: ignore[override]
+    def authorize_url(self) -> str:
         return conf.get("AUTHORIZE_URL")
 
     @property
-    def access_token_url(self) -> str:  # type: ignore[override]
+    def access_token_url(self) -> str:
         return conf.token_url()
 
     def get_access_token_data(
@@ -86,7 +86,7 @@ def oauth2_callback(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResp
         reason = getattr(request, _ERROR_ATTR, None)
         if reason is None:
             if request.GET.get("error"):
-                reason = f"Podio returned error={request.GET.get('error')[:40]!r}"
+                reason = f"Podio returned error={request.GET['error'][:40]!r}"
             elif not request.GET.get("state"):
                 reason = "no state in the callback"
             else:

@@ -95,7 +95,11 @@ def _spend(
             raise InvalidGrant(status=400, error="invalid_grant", description="no refresh token")
         return oauth.refresh(connection.refresh_token, transport=transport, credentials=credentials)
     except InvalidGrant:
-        if connection.kind == PodioConnection.Kind.APP and connection.app_token:
+        if (
+            connection.kind == PodioConnection.Kind.APP
+            and connection.app_id is not None  # always, by the model's check constraint
+            and connection.app_token
+        ):
             return oauth.app_auth(
                 connection.app_id,
                 connection.app_token,
