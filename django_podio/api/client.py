@@ -134,7 +134,7 @@ class PodioClient:
             )
         return path
 
-    def _send(self, method: str, url: str, *, on_unauthorized: bool = True, **options: Any):
+    def _send(self, method: str, url: str, *, on_unauthorized: bool = True, **options: Any) -> Any:
         try:
             return self.transport.send(
                 method,
@@ -142,7 +142,7 @@ class PodioClient:
                 auth=self._auth,
                 on_unauthorized=self._on_unauthorized if on_unauthorized else None,
                 **options,
-            ).podio_data
+            ).podio_data  # type: ignore[attr-defined]
         except DjangoPodioError as error:
             # Ours (a Podio answer, or a local fault such as DecryptionError during the
             # refresh after a 401): re-raised from this frame, so the traceback no longer
@@ -262,7 +262,9 @@ class PodioClient:
             on_unauthorized=False,
         )
 
-    def _page_result(self, future: Future[dict[str, Any]], app_id: int, body: dict[str, Any]):
+    def _page_result(
+        self, future: Future[dict[str, Any]], app_id: int, body: dict[str, Any]
+    ) -> dict[str, Any]:
         try:
             return future.result()
         except (TokenExpired, InvalidToken):

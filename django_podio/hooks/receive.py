@@ -37,7 +37,7 @@ def _quiet(response: HttpResponse) -> HttpResponse:
 class ProcessAfterResponse(HttpResponse):
     """A response that runs callbacks once the server has sent it (WSGI ``close()``)."""
 
-    def __init__(self, *args: Any, after: list[Callable[[], None]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, after: list[Callable[[], object]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._after = after
 
@@ -86,7 +86,7 @@ def hook_view(request: HttpRequest, secret: str) -> HttpResponse:
         # Podio retries a failed delivery; the log line names the hook, never its URL.
         log.exception("Storing a Podio hook delivery failed", extra={"podio_hook": hook.hook_id})
         return _quiet(HttpResponse("Not stored", status=500, content_type="text/plain"))
-    after: list[Callable[[], None]] = []
+    after: list[Callable[[], object]] = []
     if event.duplicate_of_id is None:
         from .. import tasks
         from .process import drain_in_process

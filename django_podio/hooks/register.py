@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..api.client import PodioClient
 from ..exceptions import DjangoPodioError, Gone, NotFound
@@ -49,22 +49,23 @@ def sync_hooks(
     podio = {int(h["hook_id"]): h for h in client.get(f"/hook/app/{int(app_id)}/") or []}
     for event_type in events:
         rows = PodioHook.objects.filter(app_id=app_id, event_type=event_type, status__in=LIVE)
-        kept = None
+        kept: int | None = None  # the hook id of the row that stays
         for row in rows.order_by("pk"):
             if row.hook_id is None or row.hook_id not in podio:
                 report.removed.append(row.pk)
                 row.delete()
                 continue
             if kept is None:
-                kept = row
+                kept = row.hook_id
                 active = podio[row.hook_id].get("status") == "active"
                 if active and row.status != PodioHook.Status.ACTIVE:
                     PodioHook.objects.filter(pk=row.pk).update(status=PodioHook.Status.ACTIVE)
         if kept is not None:
-            report.existing.append(kept.hook_id)
+            report.existing.append(kept)
             continue
         try:
-            report.created.append(create_hook(client, connection, app_id, event_type).hook_id)
+            hook = create_hook(client, connection, app_id, event_type)
+            report.created.append(cast(int, hook.hook_id))  # stored before create_hook returns
         except DjangoPodioError as error:
             report.errors.append(f"{event_type}: {error}")
     return report

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from django.core.paginator import Page, Paginator
 from django.utils import timezone
@@ -36,6 +36,10 @@ ROW_FIELDS = (
 )
 
 
+@overload
+def _int(item: Mapping[str, Any], key: str, *, default: int) -> int: ...
+@overload
+def _int(item: Mapping[str, Any], key: str, *, default: None) -> int | None: ...
 def _int(item: Mapping[str, Any], key: str, *, default: int | None) -> int | None:
     value = item.get(key)
     if value is None or value == "":
