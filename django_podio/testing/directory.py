@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import seed as _seed
 from .records import (
@@ -17,9 +17,17 @@ from .records import (
     slugify,
 )
 
+if TYPE_CHECKING:
+    from .shape import StateShape
+else:
+    StateShape = object
 
-class DirectoryState:
+
+class DirectoryState(StateShape):
     """Part of :class:`~.state.PodioState`: who and what exists (its lock, ids and clock)."""
+
+    _current_user_id: int | None
+    _default_space_id: int | None
 
     # ------------------------------------------------------------------ people
     def add_user(
@@ -131,7 +139,7 @@ class DirectoryState:
         ftype = spec.get("type", "text")
         label = spec.get("label") or spec.get("config", {}).get("label") or "Field"
         external_id = spec.get("external_id") or slugify(label)
-        config = {
+        config: dict[str, Any] = {
             "label": label,
             "description": None,
             "delta": delta,

@@ -20,10 +20,15 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from .records import ApiError, FakeItem, fmt_ts, make_secret
+
+if TYPE_CHECKING:
+    from .shape import StateShape
+else:
+    StateShape = object
 
 HOOK_CODE_PREFIX = "fphookcode"
 HOOK_TYPES = frozenset(
@@ -80,7 +85,7 @@ class DeliveryOptions:
     delay: float = 0.0
 
 
-class HookState:
+class HookState(StateShape):
     """Part of :class:`~.state.PodioState`: hooks, their verification, and deliveries."""
 
     def _init_hooks(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import seed as _seed
 from .records import (
@@ -19,10 +19,16 @@ from .records import (
     parse_ts,
 )
 
+if TYPE_CHECKING:
+    from .shape import StateShape
+    from .state import PodioState
+else:
+    StateShape = object
+
 REMOVE = object()  # serve_odd_item(..., key=REMOVE) drops a key from the item's JSON
 
 
-class ItemState:
+class ItemState(StateShape):
     """Part of :class:`~.state.PodioState`: the items of the apps it holds."""
 
     # ------------------------------------------------------------------ items
@@ -112,7 +118,8 @@ class ItemState:
         with self._lock:
             app = self.get_app(app_id)
             rng = random.Random(f"{self.seed}:{app.app_id}:{len(app.items)}")
-            return _seed.generate_items(self, app, n, rng)
+            # Always a PodioState, of which this class is a part.
+            return _seed.generate_items(cast("PodioState", self), app, n, rng)
 
     def get_item(self, item_id: int) -> FakeItem:
         with self._lock:
@@ -581,6 +588,8 @@ class ItemState:
     def _in_range(self, value: Any, cond: Any, *, dates: bool) -> bool:
         if not isinstance(cond, dict):
             raise ApiError(400, "invalid_value", f"Invalid range filter {cond!r}")
+        low: int | Decimal | None
+        high: int | Decimal | None
         try:
             if dates:
                 low = parse_ts(cond["from"]) if cond.get("from") else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .records import (
     ACCESS_PREFIX,
@@ -21,8 +21,13 @@ from .records import (
     rate_limit_error,
 )
 
+if TYPE_CHECKING:
+    from .shape import StateShape
+else:
+    StateShape = object
 
-class OAuthState:
+
+class OAuthState(StateShape):
     """Part of :class:`~.state.PodioState`: credentials the fake issues and checks."""
 
     # ------------------------------------------------------------------ OAuth
@@ -155,7 +160,7 @@ class OAuthState:
                     or now >= token.expires_at
                     or token.client_id != client_id
                 )
-                if dead:
+                if dead or token is None:
                     raise ApiError(400, "invalid_grant", "Invalid refresh_token")
                 token.used = True
                 self.refresh_grants_used += 1

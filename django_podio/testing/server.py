@@ -281,7 +281,7 @@ class _Handler(BaseHTTPRequestHandler):
                 form=request.form,
                 status=0 if response.drop else response.status,
                 time=received,
-                client_address=tuple(self.client_address[:2]),
+                client_address=(str(self.client_address[0]), int(self.client_address[1])),
             )
         )
         self._send(response)
