@@ -40,7 +40,7 @@ def take_write_lock(using: str = DEFAULT_DB_ALIAS, *, lock_timeout: float | None
 
         table = connection.ops.quote_name(PodioConnection._meta.db_table)
         with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {table} SET id = id WHERE 0")  # noqa: S608 - our table name
+            cursor.execute(f"UPDATE {table} SET id = id WHERE 0")  # noqa: S608 - our table name  # nosec B608
     elif connection.vendor == "postgresql":
         seconds = LOCK_TIMEOUT if lock_timeout is None else lock_timeout
         with connection.cursor() as cursor:
