@@ -13,7 +13,7 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
-LINT_PATHS := django_podio tests example_project benchmarks scripts
+LINT_PATHS := django_podio tests example_project benchmarks scripts docs
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test test-postgres lint typecheck package demo clean

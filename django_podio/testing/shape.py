@@ -29,6 +29,8 @@ class StateShape(Protocol):
     _lock: threading.RLock
     client_id: str
     client_secret: str
+    client_name: str
+    other_clients: dict[str, tuple[str, str]]
     access_token_ttl: int
     strict_rotation: bool
     seed: int
