@@ -45,9 +45,9 @@ try:  # Django >= 6.0
     from django import tasks as api
 except ImportError:  # Django 5.2: the backport, when installed
     try:
-        import django_tasks as api  # type: ignore[no-redef]
+        import django_tasks as api  # type: ignore[no-redef,unused-ignore]
     except ImportError:
-        api = None  # type: ignore[assignment]
+        api = None  # type: ignore[assignment,unused-ignore]
 
 #: Re-enqueued tasks of one identity spread over at most this many seconds past Podio's wait.
 MAX_SPREAD = 300
@@ -323,9 +323,9 @@ def sync_app(
             client.close()
     result = report.as_dict()
     result.pop("exception", None)
-    error = getattr(report, "exception", None)
-    if isinstance(error, RateLimited):
-        result["retry_at"] = _again(context, sync_app, key, error, *args)
+    failure = getattr(report, "exception", None)
+    if isinstance(failure, RateLimited):
+        result["retry_at"] = _again(context, sync_app, key, failure, *args)
     elif report.error:
         raise RuntimeError(f"Sync of app {app_id} failed: {report.error}")
     return result

@@ -43,7 +43,7 @@ try:  # Django >= 6.0
     from django import tasks as api
 except ImportError:
     try:
-        import django_tasks as api  # type: ignore[no-redef]
+        import django_tasks as api  # type: ignore[no-redef,unused-ignore]
     except ImportError:  # pragma: no cover - the message says what to install
         raise ImportError(
             "django_podio.contrib.celery needs Django's Tasks API: Django >= 6.0, or "
@@ -53,7 +53,7 @@ except ImportError:
 from importlib import import_module
 
 _base = import_module(f"{api.__name__}.base")
-_backends = import_module(f"{api.__name__}.backends.base")
+_backends: Any = import_module(f"{api.__name__}.backends.base")
 
 TASK_NAME = "django_podio.contrib.celery.run_task"
 

@@ -7,6 +7,7 @@ Podio sees its 2xx before ``hook.verify`` is validated with it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -92,7 +93,7 @@ def hook_view(request: HttpRequest, secret: str) -> HttpResponse:
         from .process import drain_in_process
 
         if tasks.uses_workers():  # the host's task workers process it (django_podio.tasks)
-            after.append(lambda pk=event.pk: tasks.process_hook_event.enqueue(pk))
+            after.append(functools.partial(tasks.process_hook_event.enqueue, event.pk))
         else:
             after.append(drain_in_process)
     return ProcessAfterResponse(b"", status=202, content_type="text/plain", after=after)

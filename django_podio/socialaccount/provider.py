@@ -32,7 +32,7 @@ class PodioProvider(OAuth2Provider):
     oauth2_adapter_class = PodioOAuth2Adapter
 
     @property
-    def supports_token_authentication(self) -> bool:  # type: ignore[override]
+    def supports_token_authentication(self) -> bool:  # type: ignore[override,unused-ignore]
         """Headless token login (Podio's client-side flow): opt-in, ``TOKEN_AUTH``."""
         return token_login.enabled(self)
 

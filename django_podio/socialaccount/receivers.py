@@ -55,7 +55,7 @@ def _capture(
     if connection is not None:
         # Which browser flow brought the tokens: the client-side one is named on the event.
         flow = sociallogin.state.get(FLOW_STATE_KEY)
-        extra = {"flow": flow} if isinstance(flow, str) else {}
+        extra: dict[str, Any] = {"flow": flow} if isinstance(flow, str) else {}
         auth_event(_event_name(signal, sociallogin), connection=connection, **extra)
 
 
