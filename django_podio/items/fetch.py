@@ -77,29 +77,6 @@ class FetchReport:
         del data["exception"]
         return {**data, "ok": self.ok}
 
-    def summary(self) -> str:
-        rate = self.fetched / self.elapsed if self.elapsed > 0 else 0.0
-        parts = [f"app {self.app_id}: {self.fetched} items fetched ({self.mode}"]
-        if self.since:
-            parts[0] += f" since {self.since}"
-        parts[0] += f") in {self.elapsed:.1f}s, {rate:.0f}/s, {self.requests} requests"
-        if self.resumed_after is not None:
-            parts.append(f"resumed after item {self.resumed_after}")
-        if self.output:
-            parts.append(f"{self.written} written to {self.output}")
-        if self.created or self.updated or self.unchanged or self.deleted:
-            parts.append(
-                f"cache: {self.created} created, {self.updated} updated, "
-                f"{self.unchanged} unchanged, {self.deleted} deleted"
-            )
-        if self.odd:
-            parts.append(f"{self.odd} odd items set aside (first: {self.odd_items[0]})")
-        if self.deletion_pass:
-            parts.append("full pass run to find deletions")
-        if self.error:
-            parts.append(f"FAILED: {self.error}")
-        return "; ".join(parts)
-
 
 def fetch_items(
     client: PodioClient,
