@@ -18,7 +18,7 @@ from django.db import connection as db
 
 from django_podio import tasks, tokens
 from django_podio.models import PodioConnection, PodioItem, PodioItemSync
-from tests.concurrency.test_races import make_due_connection, refresh_requests
+from tests.concurrency.test_races import refresh_requests
 
 from .engines import Workers, wait_for
 
@@ -44,18 +44,6 @@ def _postgres_only(request):
             redis.Redis(host="127.0.0.1", port=6379, socket_timeout=3).ping()
         except redis.RedisError as error:
             pytest.fail(f"Celery's broker, Redis at 127.0.0.1:6379, is not reachable: {error}")
-
-
-@pytest.fixture
-def due(fake, django_user_model):
-    fake.rate_limit_login = 10**6
-
-    def make(n: int) -> list[PodioConnection]:
-        made = [make_due_connection(fake, django_user_model, f"due{i}") for i in range(n)]
-        fake.reset_log()
-        return made
-
-    return make
 
 
 def none_due() -> bool:

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from django_podio import tasks, tokens
 from django_podio.models import PodioConnection, PodioItem, PodioItemSync
-from tests.concurrency.test_races import ROOT, make_due_connection, refresh_requests
+from tests.concurrency.test_races import ROOT, refresh_requests
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -33,18 +33,6 @@ def run_worker() -> None:
 
 def results(task) -> list:
     return [r for r in DBTaskResult.objects.order_by("enqueued_at") if r.task_path.endswith(task)]
-
-
-@pytest.fixture
-def due(fake, django_user_model):
-    fake.rate_limit_login = 10**6
-
-    def make(n: int) -> list[PodioConnection]:
-        made = [make_due_connection(fake, django_user_model, f"due{i}") for i in range(n)]
-        fake.reset_log()
-        return made
-
-    return make
 
 
 def test_without_a_tasks_api_enqueueing_says_what_to_install():
