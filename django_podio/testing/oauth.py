@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hmac
+import math
 from typing import TYPE_CHECKING, Any
 
 from .records import (
     ACCESS_PREFIX,
     CODE_PREFIX,
     CODE_TTL,
-    HOUR,
     REFRESH_PREFIX,
     REFRESH_TTL,
     AccessToken,
@@ -240,7 +240,8 @@ class OAuthState(StateShape):
 
     # ------------------------------------------------------------------ rate limits
     def take_rate_limit(self, key: tuple[Any, ...], pool: str) -> tuple[int, int]:
-        """Count one call in its hourly window; raise a 420 once the pool is spent."""
+        """Count one call in its window (``rate_limit_window`` seconds, Podio's hour by
+        default); once the pool is spent, a 420 naming the wait until the window ends."""
         limit = {
             "general": self.rate_limit_general,
             "limited": self.rate_limit_limited,
@@ -248,11 +249,12 @@ class OAuthState(StateShape):
         }[pool]
         with self._lock:
             now = self.now()
-            window = int(now // HOUR)
+            span = float(self.rate_limit_window)
+            window = int(now // span)
             counter = (*key, pool, window)
             used = self._rate_counts.get(counter, 0)
             if used >= limit:
-                wait = max(1, int(HOUR - (now % HOUR) + 0.999))
+                wait = max(1, math.ceil((window + 1) * span - now))
                 raise rate_limit_error(wait, limit, 0)
             self._rate_counts[counter] = used + 1
             return limit, max(0, limit - used - 1)

@@ -806,7 +806,8 @@ class FakePodio(PodioState):
 
     def _api_item_filter(self, request: Request, token: AccessToken, app_id: str) -> Response:
         self._app_access(token, int(app_id))
-        return json_response(200, self.filter_items(int(app_id), self._json_body(request)))
+        page = self.filter_page(int(app_id), self._json_body(request))
+        return Response(200, page, JSON_TYPE, {})
 
     def _api_item_list(self, request: Request, token: AccessToken, app_id: str) -> Response:
         self._app_access(token, int(app_id))
@@ -815,7 +816,7 @@ class FakePodio(PodioState):
             value = request.arg(name)
             if value is not None:
                 body[name] = value
-        return json_response(200, self.filter_items(int(app_id), body))
+        return Response(200, self.filter_page(int(app_id), body), JSON_TYPE, {})
 
     def _api_item_count(self, request: Request, token: AccessToken, app_id: str) -> Response:
         self._app_access(token, int(app_id))

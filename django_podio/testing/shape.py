@@ -37,6 +37,7 @@ class StateShape(Protocol):
     rate_limit_general: int
     rate_limit_limited: int
     rate_limit_login: int
+    rate_limit_window: float
     users: dict[int, FakeUser]
     orgs: dict[int, FakeOrg]
     spaces: dict[int, FakeSpace]
@@ -44,6 +45,7 @@ class StateShape(Protocol):
     _item_index: dict[int, int]
     _deleted_items: set[int]
     _odd_items: dict[int, tuple[dict[str, Any], dict[str, Any]]]
+    _page_cache: dict[int, dict[tuple[Any, ...], bytes]]
     tokens: dict[str, AccessToken]
     refresh_tokens: dict[str, RefreshToken]
     codes: dict[str, AuthCode]

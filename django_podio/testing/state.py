@@ -16,6 +16,7 @@ from .hooks import DeliveryOptions, FakeHook, HookDelivery, HookState
 from .items import REMOVE, ItemState
 from .oauth import OAuthState
 from .records import (
+    HOUR,
     AccessToken,
     ApiError,
     AuthCode,
@@ -91,6 +92,8 @@ class PodioState(DirectoryState, ItemState, OAuthState, HookState):
         self.rate_limit_general = 1000
         self.rate_limit_limited = 250
         self.rate_limit_login = 60
+        #: Seconds per rate-limit window: Podio's hour, shorter to run a budget test quickly.
+        self.rate_limit_window: float = HOUR
         self.authorize_mode = "auto"
         self._clock_offset = 0.0
         self._ids = {
@@ -110,6 +113,8 @@ class PodioState(DirectoryState, ItemState, OAuthState, HookState):
         self._item_index: dict[int, int] = {}  # item_id -> app_id
         self._deleted_items: set[int] = set()
         self._odd_items: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        #: app_id -> (query, ...) -> a rendered filter page (``filter_page``).
+        self._page_cache: dict[int, dict[tuple[Any, ...], bytes]] = {}
         self.tokens: dict[str, AccessToken] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.codes: dict[str, AuthCode] = {}
