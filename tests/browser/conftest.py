@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,3 +69,27 @@ def screenshot(page: Page, name: str) -> Path:
     path = folder / f"demo-{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project"
+
+
+def serve_example_site(settings, fake) -> None:
+    """Point Django at the example site (``demo.urls``, its templates) and at ``fake``.
+
+    As in example_project/demo/settings.py; the demo's templates dir stands in for the
+    ``demo`` app (DIRS come before APP_DIRS, so its account/ overrides apply too).
+    """
+    if str(EXAMPLE_PROJECT) not in sys.path:
+        sys.path.insert(0, str(EXAMPLE_PROJECT))
+    settings.PODIO = {
+        "API_URL": fake.url,
+        "AUTHORIZE_URL": fake.authorize_url,
+        "TOKEN_URL": fake.token_url,
+    }
+    settings.ROOT_URLCONF = "demo.urls"
+    settings.TEMPLATES = [
+        {**settings.TEMPLATES[0], "DIRS": [str(EXAMPLE_PROJECT / "demo" / "templates")]}
+    ]
+    settings.LOGIN_URL = "/"
+    settings.LOGIN_REDIRECT_URL = "/dashboard/"

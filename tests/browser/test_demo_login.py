@@ -14,8 +14,6 @@ Django refuses ORM calls there; so every database check runs after the browser i
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -30,13 +28,7 @@ from django_podio.models import PodioConnection
 from django_podio.testing import FakePodio
 from tests.scan import database_dump, find_leaks, sessions_dump
 
-from .conftest import chromium, screenshot
-
-EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project"
-
-# The example site's ``demo`` package (its urls, views and templates) is imported from here.
-if str(EXAMPLE_PROJECT) not in sys.path:
-    sys.path.insert(0, str(EXAMPLE_PROJECT))
+from .conftest import chromium, screenshot, serve_example_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 User = get_user_model()
@@ -53,19 +45,7 @@ def demo_site(settings, chromium_path, request):
     with FakePodio(client_id=app["client_id"], client_secret=app["secret"], port=0) as fake:
         fake.authorize_mode = "consent"
         seeded = fake.seed_demo(items=40)
-        settings.PODIO = {
-            "API_URL": fake.url,
-            "AUTHORIZE_URL": fake.authorize_url,
-            "TOKEN_URL": fake.token_url,
-        }
-        # As in example_project/demo/settings.py; the demo's templates dir stands in for the
-        # ``demo`` app (DIRS come before APP_DIRS, so its account/ overrides apply too).
-        settings.ROOT_URLCONF = "demo.urls"
-        settings.TEMPLATES = [
-            {**settings.TEMPLATES[0], "DIRS": [str(EXAMPLE_PROJECT / "demo" / "templates")]}
-        ]
-        settings.LOGIN_URL = "/"
-        settings.LOGIN_REDIRECT_URL = "/dashboard/"
+        serve_example_site(settings, fake)
         settings.ACCOUNT_LOGOUT_REDIRECT_URL = "/"
         settings.TIME_ZONE = "UTC"
         yield SimpleNamespace(url=live_server.url, fake=fake, seeded=seeded, chromium=chromium_path)

@@ -8,8 +8,6 @@ browser is closed (Playwright's event loop and Django's ORM do not share a threa
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,14 +19,15 @@ from django.contrib.auth import get_user_model
 from django_podio import get_client
 from django_podio.models import PodioConnection
 from django_podio.testing import FakePodio
-from tests.browser.conftest import chromium, chromium_path, screenshot  # noqa: F401
+from tests.browser.conftest import (  # noqa: F401
+    chromium,
+    chromium_path,
+    screenshot,
+    serve_example_site,
+)
 from tests.scan import database_dump, find_leaks, sessions_dump
 
 from .conftest import refresh_at_podio
-
-EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project"
-if str(EXAMPLE_PROJECT) not in sys.path:
-    sys.path.insert(0, str(EXAMPLE_PROJECT))
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 User = get_user_model()
@@ -43,17 +42,7 @@ def spa_site(settings, chromium_path, token_auth, request):  # noqa: F811
     with FakePodio(client_id=app["client_id"], client_secret=app["secret"], port=0) as fake:
         fake.authorize_mode = "consent"
         fake.seed_demo(items=5)
-        settings.PODIO = {
-            "API_URL": fake.url,
-            "AUTHORIZE_URL": fake.authorize_url,
-            "TOKEN_URL": fake.token_url,
-        }
-        settings.ROOT_URLCONF = "demo.urls"
-        settings.TEMPLATES = [
-            {**settings.TEMPLATES[0], "DIRS": [str(EXAMPLE_PROJECT / "demo" / "templates")]}
-        ]
-        settings.LOGIN_URL = "/"
-        settings.LOGIN_REDIRECT_URL = "/dashboard/"
+        serve_example_site(settings, fake)
         yield SimpleNamespace(url=live_server.url, fake=fake, chromium=chromium_path)
 
 
