@@ -1,6 +1,6 @@
 """Connections in the admin: state only; tokens are never shown, searched or written.
 
-Only ``tokens/`` writes tokens, expiry and status (under the row lock), so the connection
+Only ``tokens/`` writes tokens, expiry and status (under the refresh's lease), so the connection
 admin is read-only: a form save would write back every column it read, undoing a refresh
 committed in between and storing a refresh token Podio has already spent. The admin reads
 the secrets' *state* from the stored ciphertext (:mod:`django_podio.census`) without

@@ -210,8 +210,9 @@ def check_encryption_key(app_configs: Any = None, **kwargs: Any) -> list:
 def check_sqlite(app_configs: Any = None, **kwargs: Any) -> list:
     """A file SQLite database needs WAL and a busy timeout for refreshes from many processes.
 
-    The refresh takes SQLite's write lock before asking Podio; without a busy timeout a second
-    process fails at once with "database is locked", and without WAL readers wait on writers.
+    Every process of the site writes to the one file (leases, token pairs, the item cache);
+    without a busy timeout a second writer fails at once with "database is locked", and
+    without WAL readers wait on writers.
     Reads settings only (no query).
     """
     messages: list = []

@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_MAX_WAIT": 60,
     "PAGE_SIZE": 500,
     "REFRESH_CONCURRENCY": 8,
+    # Seconds an item sync's lease holds between committed batches: how long a sync whose
+    # worker died keeps the next one of the same app waiting.
+    "SYNC_LEASE": 600,
     # Scheme and host Podio can reach (e.g. "https://example.com"); hook URLs are this plus
     # the reversed ``django_podio:hook`` path.
     "WEBHOOK_BASE_URL": None,

@@ -23,6 +23,7 @@ EVENTS = frozenset(
         "disconnect",
         "refresh",
         "refresh_failed",
+        "token_lost",
         "reauth_required",
         "app_auth",
         "key_rotation",

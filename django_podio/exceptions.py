@@ -117,3 +117,17 @@ class ConnectionNotFound(DjangoPodioError, ObjectDoesNotExist):
     Also an ``ObjectDoesNotExist``, so ``except ObjectDoesNotExist`` and Django's
     ``get_object_or_404``-style handling keep working.
     """
+
+
+class SyncAlreadyRunning(DjangoPodioError):
+    """Another sync of the same app holds its lease: one sync per app at a time.
+
+    Not a failure: the running sync brings the cache up to date. A sync whose worker died
+    leaves a lease that expires (``PODIO["SYNC_LEASE"]`` seconds), after which the next
+    sync resumes from the dead one's checkpoint.
+    """
+
+    def __init__(self, app_id: int, until: object = None) -> None:
+        self.app_id = app_id
+        self.until = until
+        super().__init__(f"A sync of app {app_id} is already running")

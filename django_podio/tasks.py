@@ -14,29 +14,28 @@ Why the tasks look the way they do:
   wait are spread over a window as long as the wait (by a stable hash of the task's key)
   instead of all hitting Podio in the same second.
 * **Refreshes are idempotent.** ``refresh_connection`` refreshes only if the row is still due
-  when it holds the row lock, so a connection enqueued twice (cron ran again before the
+  when it claims the row's lease, so a connection enqueued twice (cron ran again before the
   workers caught up, or a killed worker's task was re-delivered) is spent once.
 * **Webhook events** are processed by ``process_hook_event`` when the host's default backend
   runs tasks elsewhere (:func:`uses_workers`); otherwise in the web process after the response.
-* **One sync per app**, whichever host runs it: a lock in the database (a PostgreSQL advisory
-  lock; on SQLite a lock file beside the database file), held by the worker's own session so
-  that it dies with the worker. A sync enqueued while another runs returns at once; an
-  interrupted sync resumes from its checkpoint (``PodioItemSync``).
+* **One sync per app**, whichever host runs it: a lease on the app's ``PodioItemSync`` row
+  (:mod:`django_podio.items.sync`), the same primitive as the refresh's, so it works on every
+  database, behind transaction poolers and on every OS. A sync enqueued while another runs
+  returns at once; a dead worker's lease expires and the next sync resumes from its
+  checkpoint.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection as db_connection
 from django.utils import timezone
 
-from .exceptions import ConnectionNotFound, RateLimited
+from .exceptions import ConnectionNotFound, RateLimited, SyncAlreadyRunning
 from .redaction import get_logger
 
 logger = get_logger("django_podio.tasks")
@@ -148,7 +147,7 @@ def _refresh_one(pk: int, within: float | None) -> tuple[str, RateLimited | None
 @task(takes_context=True)
 def refresh_connection(context: Any, connection_id: int, within: float | None = None) -> dict:
     """Refresh one connection if it is still due (``within`` seconds, default
-    ``REFRESH_MARGIN``) when its row lock is held: enqueued twice, it is spent once."""
+    ``REFRESH_MARGIN``) when its lease is claimed: enqueued twice, it is spent once."""
     outcome, limited = _refresh_one(connection_id, within)
     report: dict[str, Any] = {"connection": connection_id, "outcome": outcome}
     if limited is not None:
@@ -183,7 +182,7 @@ def enqueue_due(
     """Enqueue a refresh for every due connection (what cron runs with workers); returns how
     many connections were enqueued.
 
-    Enqueueing twice is harmless (a refresh re-checks under the row lock), which is also how
+    Enqueueing twice is harmless (a refresh re-checks when it claims the lease), which is also how
     a refresh lost with a killed worker is recovered: the connection is still due next time.
     """
     from . import tokens
@@ -214,55 +213,6 @@ def refresh_due(context: Any, within: float | None = None, batch_size: int = REF
 
 
 # Items ------------------------------------------------------------------------------------
-
-
-def _lock_key(app_id: int) -> tuple[int, int]:
-    # Two int4 keys: a namespace for django-podio's item syncs, and the app id folded into int4.
-    return 0x504F4449, int(app_id) % 2**31
-
-
-@contextlib.contextmanager
-def sync_lock(app_id: int) -> Iterator[bool]:
-    """Hold the one-sync-per-app lock if it is free; yields whether it was acquired.
-
-    The lock belongs to this process's database session (PostgreSQL) or open file (SQLite),
-    so a worker that dies releases it with its connection: no stale lock to clear by hand.
-    """
-    vendor = db_connection.vendor
-    if vendor == "postgresql":
-        namespace, key = _lock_key(app_id)
-        with db_connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [namespace, key])
-            acquired = bool(cursor.fetchone()[0])
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                with db_connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [namespace, key])
-        return
-    if vendor == "sqlite":
-        name = str(db_connection.settings_dict["NAME"])
-        if name and name != ":memory:" and "mode=memory" not in name:
-            import fcntl
-
-            path = f"{name}.podio-sync-{int(app_id)}.lock"
-            handle = open(path, "a+")  # noqa: SIM115 - held for the whole sync
-            try:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    yield False
-                    return
-                try:
-                    yield True
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-            finally:
-                handle.close()
-            return
-    logger.warning("No cross-process sync lock on %s: syncs of app %s may overlap", vendor, app_id)
-    yield True
 
 
 def _sync_client(app_id: int, user_id: int | None, connection_id: int | None) -> Any:
@@ -302,25 +252,24 @@ def sync_app(
     """
     from . import items
 
-    with sync_lock(app_id) as acquired:
-        if not acquired:
-            logger.info("Sync of app %s is already running elsewhere: skipped", app_id)
-            return {"app_id": app_id, "skipped": "already running"}
-        # The identity whose budget the sync spends, and the app: syncs of several apps under
-        # one identity come back at different times.
-        if connection_id is not None:
-            key = f"sync:connection:{connection_id}:{app_id}"
-        else:
-            key = f"sync:user:{user_id}:{app_id}" if user_id is not None else f"sync:app:{app_id}"
-        args = (app_id, since, user_id, connection_id)
-        try:
-            client = _sync_client(app_id, user_id, connection_id)
-        except RateLimited as error:  # the connection's refresh met the limit
-            return {"app_id": app_id, "retry_at": _again(context, sync_app, key, error, *args)}
-        try:
-            report = items.fetch_items(client, app_id, since=since, store=True)
-        finally:
-            client.close()
+    # The identity whose budget the sync spends, and the app: syncs of several apps under
+    # one identity come back at different times.
+    if connection_id is not None:
+        key = f"sync:connection:{connection_id}:{app_id}"
+    else:
+        key = f"sync:user:{user_id}:{app_id}" if user_id is not None else f"sync:app:{app_id}"
+    args = (app_id, since, user_id, connection_id)
+    try:
+        client = _sync_client(app_id, user_id, connection_id)
+    except RateLimited as error:  # the connection's refresh met the limit
+        return {"app_id": app_id, "retry_at": _again(context, sync_app, key, error, *args)}
+    try:
+        report = items.fetch_items(client, app_id, since=since, store=True)
+    except SyncAlreadyRunning:
+        logger.info("Sync of app %s is already running elsewhere: skipped", app_id)
+        return {"app_id": app_id, "skipped": "already running"}
+    finally:
+        client.close()
     result = report.as_dict()
     result.pop("exception", None)
     failure = getattr(report, "exception", None)
@@ -399,6 +348,5 @@ __all__ = [
     "refresh_due",
     "retry_at",
     "sync_app",
-    "sync_lock",
     "uses_workers",
 ]

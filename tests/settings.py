@@ -99,6 +99,9 @@ PODIO = {
     "AUTHORIZE_URL": _FAKE + "/oauth/authorize",
     "TOKEN_URL": _FAKE + "/oauth/token",
 }
+# Worker processes of tests that kill a sync mid-run: its lease expires in seconds, not minutes.
+if os.environ.get("PODIO_TEST_SYNC_LEASE"):
+    PODIO["SYNC_LEASE"] = float(os.environ["PODIO_TEST_SYNC_LEASE"])
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_REDIRECT_URL = "/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from ..api.client import PodioClient
+from ..db import run_outside_callers_transaction
 from ..exceptions import PodioError
 from .cache import cached_count
 from .export import FORMATS, CsvWriter, JsonLinesWriter, atomic_file, check_output_path, csv_columns
@@ -98,6 +99,9 @@ def fetch_items(
     there was none). Podio errors end the run with ``report.error`` set; the cache keeps every
     batch committed so far and the next ``store`` run resumes there. Odd items are counted in
     ``report.odd`` (messages in ``report.odd_items``) and the run goes on without them.
+
+    With ``store``, raises :class:`~django_podio.exceptions.SyncAlreadyRunning` when another
+    sync of the app holds its lease (one sync per app, whichever host runs it).
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
@@ -122,6 +126,16 @@ def fetch_items(
         batch_size=batch_size,
         on_progress=on_progress,
     )
+    if store:
+        # The cache mirrors Podio, not the caller's unit of work: inside the caller's
+        # transaction the run uses a connection of its own (and holds no lock of the caller's
+        # across Podio's answers).
+        return run_outside_callers_transaction(lambda: _fetch(client, app_id, options))
+    return _fetch(client, app_id, options)
+
+
+def _fetch(client: PodioClient, app_id: int, options: RunOptions) -> FetchReport:
+    since, store = options.since, options.store
     report = FetchReport(app_id=app_id)
     started = time.monotonic()
     try:
@@ -175,6 +189,8 @@ def _run(client: PodioClient, app_id: int, options: RunOptions, report: FetchRep
             writer = JsonLinesWriter(stream)
 
         sync = CacheSync(app_id, since, resume=writer is None) if options.store else None
+        if sync:
+            stack.callback(sync.close)
         after = sync.resumed_after if sync else None
         report.resumed_after = after
         base = sync.count if sync and after is not None else 0

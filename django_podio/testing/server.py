@@ -336,6 +336,11 @@ class FakePodio(PodioState):
         #: tests of what a client does with odd fields (the tokens issued are still live).
         self.token_answer: Callable[[dict[str, Any]], Any] | None = None
         self.timeout_fault_seconds = 5.0
+        #: ``callable(request, phase)`` called for every request as it arrives
+        #: (``"received"``) and after the latency, just before it is answered
+        #: (``"answering"``): for tests that look at the client's state while a request is
+        #: in flight (e.g. which database transactions are open meanwhile).
+        self.observers: list[Callable[[Request, str], None]] = []
         self.faults = FaultInjector(seed)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -452,7 +457,11 @@ class FakePodio(PodioState):
 
     # ------------------------------------------------------------------ routing
     def _respond(self, request: Request) -> Response:
+        for observe in list(self.observers):
+            observe(request, "received")
         self._pause(self.latency)
+        for observe in list(self.observers):
+            observe(request, "answering")
         fault = self.faults.take(request.method, request.path)
         if fault is not None:
             response = self._fault_response(fault, request)

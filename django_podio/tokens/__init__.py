@@ -1,8 +1,8 @@
 """The token service: the only code that writes Podio tokens.
 
 * :mod:`.capture` — tokens of a login or connect, encrypted into ``PodioConnection``.
-* :mod:`.refresh` — the one critical section that spends a refresh token
-  (:mod:`.transactions`: its own transaction, on SQLite and PostgreSQL alike).
+* :mod:`.refresh` — the one place that spends a refresh token, under a lease
+  (:mod:`django_podio.db`): no transaction is open while Podio answers.
 * :mod:`.cron` — refresh everything due, from one host or many.
 * :mod:`.app_auth` — an app's own identity.
 * :mod:`.rotation` — re-encryption under a new key.

@@ -8,11 +8,11 @@ from django.views.decorators.debug import sensitive_variables
 from ..api import oauth
 from ..api.transport import Transport
 from ..census import SECRET_COLUMNS
-from ..db import write_atomic
+from ..db import run_outside_callers_transaction, write_atomic
 from ..events import auth_event
 from ..models import PodioConnection
 from ..redaction import get_logger
-from .transactions import run_outside_callers_transaction
+from ..text import storable_text
 
 logger = get_logger("django_podio.tokens")
 
@@ -45,12 +45,13 @@ def store_app_connection(
             if token.refresh_token or connection.pk is None:
                 connection.refresh_token = token.refresh_token or None
             connection.expires_at = token.expires_at()
-            connection.scope = token.scope
+            connection.scope = storable_text(token.scope)
             connection.status = PodioConnection.Status.ACTIVE
             connection.failure_count = 0
             connection.last_error = ""
             connection.last_refreshed_at = timezone.now()
-            connection.save()
+            connection.token_version += 1  # a new pair: a refresh still spending the old one
+            connection.save()  # must not mark this connection reauth_required
             return connection
 
     connection = run_outside_callers_transaction(save)

@@ -13,6 +13,7 @@ from ..census import SECRET_COLUMNS
 from ..db import write_atomic
 from ..models import PodioConnection
 from ..redaction import get_logger
+from ..text import storable_text
 
 logger = get_logger("django_podio.tokens")
 
@@ -63,10 +64,11 @@ def store_from_login(sociallogin: Any) -> PodioConnection | None:
         connection.ref_id = int(account.uid)
         scope = _granted_scope(sociallogin)
         if scope is not None:
-            connection.scope = scope
+            connection.scope = storable_text(scope)
         connection.status = PodioConnection.Status.ACTIVE
         connection.failure_count = 0
         connection.last_error = ""
+        connection.token_version += 1  # a new pair (see tokens.refresh: the version fence)
         if connection.pk is None:
             connection.save()
         else:
@@ -82,6 +84,7 @@ def store_from_login(sociallogin: Any) -> PodioConnection | None:
                     "status",
                     "failure_count",
                     "last_error",
+                    "token_version",
                     "updated_at",
                 ]
             )

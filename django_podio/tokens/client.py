@@ -55,10 +55,28 @@ def _reauth(connection: Any) -> ReauthorizationRequired:
     )
 
 
+def _still_valid(connection: PodioConnection) -> bool:
+    return bool(
+        connection.access_token
+        and connection.expires_at is not None
+        and not connection.expires_within(0)
+    )
+
+
 @sensitive_variables()
 def usable_token(connection: PodioConnection, *, stale_token: str | None = None) -> str:
-    """A token to send now: refreshed if due (or refused), else the stored one."""
-    result = refresh_connection(connection, stale_token=stale_token)
+    """A token to send now: refreshed if due (or refused), else the stored one.
+
+    A token that is due but has not expired yet is still good: when another worker is
+    refreshing it, use it rather than wait for that worker.
+    """
+    result = refresh_connection(
+        connection, stale_token=stale_token, skip_locked=stale_token is None
+    )
+    if result.outcome is Outcome.SKIPPED and result.connection is not None:
+        if stale_token is None and _still_valid(result.connection):
+            return result.connection.access_token
+        result = refresh_connection(connection, stale_token=stale_token)
     current = result.connection
     # The refresh's exception is re-raised without its frames: they hold the token request's
     # body (client secret, refresh token), and Django's DEBUG page ignores sensitive_variables.
@@ -68,12 +86,7 @@ def usable_token(connection: PodioConnection, *, stale_token: str | None = None)
     if result.outcome is Outcome.FAILED:
         # A token that is merely close to expiry still works: use it and try again later.
         known = current or connection
-        if (
-            stale_token is None
-            and known.access_token
-            and known.expires_at is not None
-            and not known.expires_within(0)
-        ):
+        if stale_token is None and _still_valid(known):
             return known.access_token
         if cause is not None:
             raise cause
@@ -95,7 +108,7 @@ def get_client(
     """A client for a user's, an app's or a given connection's Podio identity.
 
     The token is refreshed first when it expires within ``REFRESH_MARGIN``; later, a 401
-    ``expired_token`` refreshes once (under the row lock) and replays the request once.
+    ``expired_token`` refreshes once (under the refresh's lease) and replays the request once.
     Raises :class:`~django_podio.exceptions.ConnectionNotFound` when there is no connection,
     :class:`~django_podio.exceptions.ReauthorizationRequired` when its refresh token is dead,
     and the refresh's own error (e.g. ``RateLimited`` with ``wait_seconds``) when a due

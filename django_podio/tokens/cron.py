@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from .. import conf
 from ..api.transport import Transport
-from ..db import is_sqlite
 from ..models import PodioConnection
 from ..redaction import get_logger, redact
 from .refresh import Outcome, RefreshResult, refresh_connection
@@ -124,17 +123,14 @@ def refresh_due(
 ) -> RefreshReport:
     """Refresh every due connection with ``concurrency`` threads; safe on many hosts at once.
 
-    Each refresh locks its row with ``SKIP LOCKED``: a row another host is refreshing is
-    skipped, and one it has just refreshed is no longer due when re-read. On SQLite, which
-    has one write lock for the whole database, refreshes serialize anyway, so this runs them
-    one at a time rather than have threads queue on the lock. Ctrl-C lets the refreshes in
-    flight commit, then re-raises ``KeyboardInterrupt``.
+    Each refresh claims its row with a lease and skips it when another host holds one; a row
+    another host has just refreshed is no longer due when re-read. No transaction is open
+    while Podio answers, so the threads run side by side on every database, SQLite included
+    (each claim and store is one short write). Ctrl-C lets the refreshes in flight store
+    their new pairs, then re-raises ``KeyboardInterrupt``.
     """
     within = conf.get("REFRESH_MARGIN") if within is None else within
     concurrency = max(1, int(concurrency or conf.get("REFRESH_CONCURRENCY")))
-    if is_sqlite() and concurrency > 1:
-        logger.info("SQLite serializes token refreshes: refreshing one connection at a time")
-        concurrency = 1
     credentials = conf.get_app_credentials()  # once per run, not one query per refresh
     report = RefreshReport(concurrency=concurrency)
     lock = threading.Lock()

@@ -1,37 +1,65 @@
-"""The refresh: the one critical section that spends a refresh token.
+"""The refresh: the one place that spends a refresh token, held as a lease, never as a transaction.
 
-Lock the row, re-read it, and only if it is still due ask Podio and save the new pair in the
-same transaction — a transaction of its own that no caller can roll back
-(:mod:`.transactions`). ``token_refreshed`` is sent after that commit.
+Podio rotates the refresh token on every refresh (a second use of the old one is
+``invalid_grant``), so two workers must never both spend it, and the new pair must reach the
+database the moment Podio has answered. Holding a transaction or a row lock while Podio answers
+would do the first, but PostgreSQL's ``idle_in_transaction_session_timeout`` kills such a
+session after Podio has rotated, transaction poolers break it, and on SQLite it blocks every
+other writer of the site. So, with no transaction open at any point (:mod:`django_podio.db`):
+
+1. **Read** the row; if it is no longer due, there is nothing to spend.
+2. **Claim** it with one committed conditional ``UPDATE``: still active, still the pair that was
+   read (``token_version``), no live lease. A worker that loses the claim waits for the lease
+   to clear and uses the new token (cron skips the row instead).
+3. **Ask Podio**, with no transaction open.
+4. **Store** the new pair with an ``UPDATE`` fenced on the lease (or, if the lease ran out, on
+   the version spent: nobody has stored a newer pair). A refusal marks the connection
+   ``reauth_required`` only while the stored pair is still the one that was refused.
+
+The lease outlives the token request's timeouts, so only a dead holder's lease expires. What a
+dead holder loses is the answer it never stored: if its request reached Podio, the old refresh
+token is spent and the next refresh is refused (``reauth_required``). A read timeout on the
+token request is the same case: Podio may have rotated, and nobody can know.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db.models import F, Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from .. import conf, db, signals
 from ..api import oauth
 from ..api.transport import Transport
-from ..db import take_write_lock
 from ..events import auth_event
 from ..exceptions import DecryptionError, InvalidGrant, PodioError
 from ..models import PodioConnection
 from ..redaction import get_logger, redact
-from .transactions import run_outside_callers_transaction
+from ..text import storable_text
 
 logger = get_logger("django_podio.tokens")
+
+#: Seconds a lease outlives the token requests it covers (two for an app connection whose
+#: refresh token died: the refresh, then its app token), beyond their connect and read timeouts.
+LEASE_MARGIN = 30
+#: Waiting for another worker's lease: first pause and the longest pause between looks.
+WAIT_FIRST, WAIT_MAX = 0.05, 1.0
+#: Attempts to store a new pair when the database fails (a dropped connection, a busy SQLite).
+STORE_ATTEMPTS = 4
 
 
 class Outcome(enum.Enum):
     REFRESHED = "refreshed"
     ALREADY_FRESH = "already_fresh"  # another worker refreshed it first: nothing spent
-    SKIPPED = "skipped"  # locked by another worker (skip_locked), gone, or a dry run
+    SKIPPED = "skipped"  # leased by another worker (skip_locked), gone, or a dry run
     FAILED = "failed"  # network error, 5xx, rate limit, database busy: old tokens kept
     REAUTH_REQUIRED = "reauth_required"  # refresh token refused: the user must log in again
 
@@ -46,41 +74,16 @@ class RefreshResult:
     exception: BaseException | None = None
 
 
-@sensitive_variables()
-def _save_tokens(connection: PodioConnection, token: oauth.TokenResponse) -> bool:
-    """Store a validated token answer; ``False`` when it lacked an access token.
+def lease_seconds(transport: Transport | None = None) -> float:
+    """How long a refresh's lease holds: longer than its token requests can take."""
+    connect, read = transport.timeout if transport is not None else conf.timeout()
+    return 2 * (float(connect) + float(read)) + LEASE_MARGIN
 
-    The refresh token is stored whatever else is odd: Podio has already spent the old one.
-    """
-    now = timezone.now()
-    complete = bool(token.access_token)
-    if complete:
-        connection.access_token = token.access_token
-        connection.expires_at = token.expires_at(now)
-    else:
-        connection.expires_at = now - timedelta(seconds=1)  # due: the next use refreshes again
-    if token.refresh_token:
-        connection.refresh_token = token.refresh_token
-    if token.scope:
-        connection.scope = token.scope
-    connection.last_refreshed_at = now
-    connection.failure_count = 0 if complete else connection.failure_count + 1
-    connection.last_error = "" if complete else "Podio's token answer had no access token"
-    connection.status = PodioConnection.Status.ACTIVE
-    connection.save(
-        update_fields=[
-            "access_token",
-            "refresh_token",
-            "expires_at",
-            "scope",
-            "last_refreshed_at",
-            "failure_count",
-            "last_error",
-            "status",
-            "updated_at",
-        ]
-    )
-    return complete
+
+def _is_due(current: PodioConnection, stale_token: str | None, margin: float, force: bool) -> bool:
+    if stale_token is not None:
+        return current.access_token == stale_token
+    return force or current.expires_at is None or current.expires_within(margin)
 
 
 @sensitive_variables()
@@ -109,17 +112,82 @@ def _spend(
         raise
 
 
-def _lock_row(pk: int, *, skip_locked: bool) -> PodioConnection | None:
-    """Lock and read the row: the lock is held before Podio is asked (:mod:`django_podio.db`)."""
-    if not skip_locked or db.is_sqlite():  # SKIP LOCKED never waits: no timeout to set
-        take_write_lock(lock_timeout=db.LOCK_TIMEOUT)
-    # A list, not .first(): one row by pk needs no ORDER BY (compiling one costs ~0.3 ms).
-    rows = list(PodioConnection.objects.select_for_update(skip_locked=skip_locked).filter(pk=pk))
-    return rows[0] if rows else None
+@sensitive_variables()
+def _new_pair(token: oauth.TokenResponse, now: datetime) -> dict[str, Any]:
+    """The columns a token answer writes. The refresh token is stored whatever else is odd:
+    Podio has already spent the old one."""
+    complete = bool(token.access_token)
+    values: dict[str, Any] = {
+        "last_refreshed_at": now,
+        "status": PodioConnection.Status.ACTIVE,
+        "token_version": F("token_version") + 1,
+        "updated_at": now,
+    }
+    if complete:
+        values.update(
+            access_token=token.access_token,
+            expires_at=token.expires_at(now),
+            failure_count=0,
+            last_error="",
+        )
+    else:
+        values.update(
+            expires_at=now - timedelta(seconds=1),  # due: the next use refreshes again
+            failure_count=F("failure_count") + 1,
+            last_error="Podio's token answer had no access token",
+        )
+    if token.refresh_token:
+        values["refresh_token"] = token.refresh_token
+    if token.scope:
+        values["scope"] = storable_text(token.scope)
+    return values
+
+
+def _reconnect_after(error: DatabaseError) -> None:
+    """A connection that failed mid-refresh (killed by the server, a pooler restart) is
+    replaced before the next attempt; Django would only notice at the end of a request."""
+    if isinstance(error, (OperationalError, InterfaceError)):
+        for connection in connections.all(initialized_only=True):
+            if not connection.in_atomic_block:
+                connection.close()
 
 
 @sensitive_variables()
-def _critical_section(
+def _store(pk: int, lease: db.Lease, version: int, values: dict[str, Any]) -> int:
+    """Write the new pair, fenced; retried when the database fails, because Podio has already
+    rotated: this write is the only copy of the new refresh token."""
+    for attempt in range(STORE_ATTEMPTS):
+        try:
+            return db.release(
+                PodioConnection.objects.filter(pk=pk),
+                lease,
+                fence=Q(token_version=version),
+                **values,
+            )
+        except DatabaseError as error:
+            if attempt == STORE_ATTEMPTS - 1:
+                raise
+            logger.warning(
+                "Storing the new token pair of connection %s failed (%s); retrying",
+                pk,
+                type(error).__name__,
+            )
+            _reconnect_after(error)
+            time.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _claim(pk: int, version: int, seconds: float) -> db.Lease | None:
+    return db.claim(
+        PodioConnection.objects.filter(
+            pk=pk, status=PodioConnection.Status.ACTIVE, token_version=version
+        ),
+        seconds,
+    )
+
+
+@sensitive_variables()
+def _refresh(
     pk: int,
     *,
     stale_token: str | None,
@@ -130,43 +198,143 @@ def _critical_section(
     transport: Transport | None,
     credentials: conf.AppCredentials | None,
 ) -> RefreshResult:
-    with transaction.atomic():
+    seconds = lease_seconds(transport)
+    deadline: float | None = None
+    pause = WAIT_FIRST
+    while True:
         try:
-            current = _lock_row(pk, skip_locked=skip_locked)
-        except DatabaseError as error:  # busy or lock timeout: nothing was spent, try later
-            return RefreshResult(
-                Outcome.FAILED, None, f"database busy: {redact(str(error))}", error
-            )
-        if current is None:
-            return RefreshResult(Outcome.SKIPPED, None)
-        if current.status != PodioConnection.Status.ACTIVE:
-            return RefreshResult(Outcome.REAUTH_REQUIRED, current, current.last_error)
-        if stale_token is not None:
-            due = current.access_token == stale_token
-        else:
-            due = force or current.expires_at is None or current.expires_within(margin)
-        if not due:
-            return RefreshResult(Outcome.ALREADY_FRESH, current)
-        if dry_run:
+            # A list, not .first(): one row by pk needs no ORDER BY (compiling one costs time).
+            rows = list(PodioConnection.objects.filter(pk=pk)[:1])
+            if not rows:
+                return RefreshResult(Outcome.SKIPPED, None)
+            current = rows[0]
+            if current.status != PodioConnection.Status.ACTIVE:
+                return RefreshResult(Outcome.REAUTH_REQUIRED, current, current.last_error)
+            if not _is_due(current, stale_token, margin, force):
+                return RefreshResult(Outcome.ALREADY_FRESH, current)
+            if dry_run:
+                return RefreshResult(Outcome.SKIPPED, current)
+            lease = _claim(pk, current.token_version, seconds)
+        except DecryptionError:
+            raise
+        except DatabaseError as error:  # busy, or a lock timeout: nothing was spent
+            _reconnect_after(error)
+            text = f"database busy: {redact(str(error))}"
+            return RefreshResult(Outcome.FAILED, None, text, error)
+        if lease:
+            return _spend_and_store(current, lease, transport, credentials)
+        # Another worker holds the lease (or stored a new pair since we read): look again.
+        if skip_locked:
             return RefreshResult(Outcome.SKIPPED, current)
-        try:
-            token = _spend(current, transport, credentials)
-        except InvalidGrant as error:
-            text = redact(str(error))
-            current.status = PodioConnection.Status.REAUTH_REQUIRED
-            current.failure_count += 1
-            current.last_error = text
-            current.save(update_fields=["status", "failure_count", "last_error", "updated_at"])
-            return RefreshResult(Outcome.REAUTH_REQUIRED, current, text, error)
-        except PodioError as error:
-            text = redact(str(error))
-            current.failure_count += 1
-            current.last_error = text
-            current.save(update_fields=["failure_count", "last_error", "updated_at"])
-            return RefreshResult(Outcome.FAILED, current, text, error)
-        if _save_tokens(current, token):
-            return RefreshResult(Outcome.REFRESHED, current)
+        now = time.monotonic()
+        if deadline is None:
+            deadline = now + seconds + 5
+        elif now > deadline:
+            return RefreshResult(
+                Outcome.FAILED,
+                current,
+                "another worker's refresh of this connection did not finish in time",
+            )
+        time.sleep(pause)
+        pause = min(WAIT_MAX, pause * 2)
+
+
+@sensitive_variables()
+def _spend_and_store(
+    current: PodioConnection,
+    lease: db.Lease,
+    transport: Transport | None,
+    credentials: conf.AppCredentials | None,
+) -> RefreshResult:
+    pk, version = current.pk, current.token_version
+    mine = PodioConnection.objects.filter(pk=pk)
+    try:
+        token = _spend(current, transport, credentials)
+    except InvalidGrant as error:
+        text = storable_text(redact(str(error)))
+        marked = db.release(
+            mine.filter(token_version=version),  # still the pair that was refused
+            lease,
+            status=PodioConnection.Status.REAUTH_REQUIRED,
+            failure_count=F("failure_count") + 1,
+            last_error=text,
+            updated_at=timezone.now(),
+        )
+        if not marked:
+            return _settled_elsewhere(pk, lease)
+        current.refresh_from_db()
+        return RefreshResult(Outcome.REAUTH_REQUIRED, current, text, error)
+    except PodioError as error:
+        text = storable_text(redact(str(error)))
+        db.release(
+            mine,
+            lease,
+            failure_count=F("failure_count") + 1,
+            last_error=text,
+            updated_at=timezone.now(),
+        )
+        current.refresh_from_db()
+        return RefreshResult(Outcome.FAILED, current, text, error)
+    except BaseException:
+        # Our own fault or an interrupt (Ctrl-C) while Podio was asked: let the next worker
+        # try at once rather than after the lease. If the request reached Podio, the old
+        # refresh token is spent and that worker finds out (the documented loss window).
+        _release_quietly(pk, lease)
+        raise
+    values = _new_pair(token, timezone.now())
+    try:
+        stored = _store(pk, lease, version, values)
+    except DatabaseError as error:
+        logger.error(
+            "Podio rotated the tokens of connection %s but the new pair could not be stored "
+            "(%s): the connection will need its user to log in again",
+            pk,
+            type(error).__name__,
+        )
+        auth_event("token_lost", connection=current, level=40, error=type(error).__name__)
+        return RefreshResult(Outcome.FAILED, current, "database error storing the new pair", error)
+    if not stored:
+        return _settled_elsewhere(pk, lease, token)
+    _apply(current, values, version)
+    if not token.access_token:
         return RefreshResult(Outcome.FAILED, current, current.last_error)
+    return RefreshResult(Outcome.REFRESHED, current)
+
+
+@sensitive_variables()
+def _apply(current: PodioConnection, values: dict[str, Any], version: int) -> None:
+    """What :func:`_store` wrote, on the instance the caller gets (no second read)."""
+    for name, value in values.items():
+        if not hasattr(value, "resolve_expression"):
+            setattr(current, name, value)
+    current.token_version = version + 1
+    if "failure_count" in values and hasattr(values["failure_count"], "resolve_expression"):
+        current.failure_count += 1
+    current.lease_owner, current.lease_expires_at = "", None
+
+
+def _release_quietly(pk: int, lease: db.Lease) -> None:
+    with contextlib.suppress(DatabaseError):  # else the lease simply runs out
+        db.release(PodioConnection.objects.filter(pk=pk), lease)
+
+
+@sensitive_variables()
+def _settled_elsewhere(
+    pk: int, lease: db.Lease, token: oauth.TokenResponse | None = None
+) -> RefreshResult:
+    """Our fenced write matched nothing: our lease ran out and someone stored a newer pair
+    (another worker, or a fresh login). What is stored now stands."""
+    current = PodioConnection.objects.filter(pk=pk).first()
+    if current is None:
+        return RefreshResult(Outcome.SKIPPED, None)
+    if token is not None and token.access_token and current.access_token == token.access_token:
+        # Our write did land: the database failed after committing it, and the retry's fence
+        # no longer matched.
+        return RefreshResult(Outcome.REFRESHED, current)
+    logger.warning("Refresh of connection %s lost its lease; kept the newer stored pair", pk)
+    if current.status != PodioConnection.Status.ACTIVE:
+        return RefreshResult(Outcome.REAUTH_REQUIRED, current, current.last_error)
+    return RefreshResult(Outcome.ALREADY_FRESH, current)
 
 
 def refresh_connection(
@@ -184,9 +352,10 @@ def refresh_connection(
 
     Due means: the stored access token is still ``stale_token`` (the one Podio just refused);
     or, without one, ``force``, or it expires within ``margin`` seconds (default
-    ``REFRESH_MARGIN``). The row stays locked while Podio is asked, so a rotated refresh token is
-    spent exactly once; the new pair is committed in a transaction of its own before this
-    returns, even when the caller is inside ``atomic()``.
+    ``REFRESH_MARGIN``). A rotated refresh token is spent exactly once (a lease, see the
+    module doc), and the new pair is committed before this returns, even when the caller is
+    inside ``atomic()``. With ``skip_locked``, a connection another worker is refreshing is
+    ``SKIPPED`` at once; otherwise this waits for that worker and returns its result.
 
     Raises :class:`~django_podio.exceptions.DecryptionError` when the stored secrets cannot be
     read (a local fault: nothing was sent to Podio).
@@ -194,8 +363,8 @@ def refresh_connection(
     pk = connection.pk if isinstance(connection, PodioConnection) else connection
     margin = conf.get("REFRESH_MARGIN") if margin is None else margin
     try:
-        result = run_outside_callers_transaction(
-            lambda: _critical_section(
+        result = db.run_outside_callers_transaction(
+            lambda: _refresh(
                 pk,
                 stale_token=stale_token,
                 margin=margin,

@@ -19,6 +19,7 @@ from collections import Counter
 import pytest
 import requests
 from django.db import connection as db
+from django.utils import timezone
 
 from django_podio import tasks, tokens
 from django_podio.models import PodioItem, PodioItemSync
@@ -107,9 +108,12 @@ def test_cached_item_pages_follow_every_change_to_the_apps_items(fake, app_token
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(not tasks.available(), reason="needs Django's Tasks API")
-def test_a_large_sync_lives_within_the_budget_and_survives_a_killed_worker(fake, tmp_path):
+def test_a_large_sync_lives_within_the_budget_and_survives_a_killed_worker(
+    fake, tmp_path, monkeypatch
+):
     if db.vendor != "postgresql":
         pytest.skip("real task workers run on PostgreSQL (make test-postgres)")
+    monkeypatch.setenv("PODIO_TEST_SYNC_LEASE", "3")  # the workers' sync lease, in seconds
     app = fake.add_app(name="Projects")
     fake.add_items(app.app_id, ITEMS)
     tokens.store_app_connection(app.app_id, app.app_token)
@@ -135,6 +139,11 @@ def test_a_large_sync_lives_within_the_budget_and_survives_a_killed_worker(fake,
         first.stop()
     at_kill = stored()
     assert 0 < at_kill < ITEMS
+    # The killed worker's lease on the app's sync row runs out; until then one sync per app
+    # holds even though its holder is dead.
+    state = PodioItemSync.objects.get(app_id=app.app_id)
+    assert state.lease_owner and state.lease_expires_at is not None
+    wait_for(lambda: timezone.now() > state.lease_expires_at, 10)
     before_kill = len(fake.requests_to(f"/item/app/{app.app_id}/filter", method="POST"))
     (tmp_path / "second").mkdir()
     with Workers("db", fake, count=1).start(tmp_path / "second") as second:

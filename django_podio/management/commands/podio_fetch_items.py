@@ -10,6 +10,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.management.base import CommandError, CommandParser
 
 from ... import items, tokens
+from ...exceptions import SyncAlreadyRunning
 from ..base import PodioCommand, plural
 
 
@@ -112,6 +113,12 @@ class Command(PodioCommand):
                 concurrency=options["concurrency"],
                 on_progress=progress,
             )
+        except SyncAlreadyRunning as running:
+            until = f" (its lease runs until {running.until:%Y-%m-%d %H:%M:%S %Z})"
+            raise CommandError(
+                f"A sync of app {app_id} is already running{until if running.until else ''}: "
+                "nothing was fetched. One sync per app runs at a time."
+            ) from None
         except KeyboardInterrupt:
             self.stderr.write(
                 "\nInterrupted: no partial file was left; a --store run resumes where this "
