@@ -37,6 +37,7 @@ SDIST_NEEDS = (
 DIRECT_DEPENDENCIES = (
     "django",
     "django-allauth",
+    "django-encrypted-model-fields",
     "cryptography",
     "requests",
 )
