@@ -10,7 +10,7 @@ class Secret(models.Model):
     ours = EncryptedTextField(null=True, blank=True)
     #: django-encrypted-model-fields' own fields.
     theirs = emf.EncryptedTextField(null=True, blank=True)
-    theirs_number = emf.EncryptedIntegerField(null=True, blank=True)
+    theirs_char = emf.EncryptedCharField(max_length=50, null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name
