@@ -44,9 +44,7 @@ def with_raw_secrets(queryset: Any, columns: Sequence[str] = SECRET_COLUMNS) -> 
     from django.db.models import TextField
     from django.db.models.functions import Cast
 
-    return queryset.annotate(**{f"raw_{c}": Cast(c, TextField()) for c in columns}).defer(
-        *columns
-    )
+    return queryset.annotate(**{f"raw_{c}": Cast(c, TextField()) for c in columns}).defer(*columns)
 
 
 def row_states(row: Any, columns: Sequence[str] = SECRET_COLUMNS) -> dict[str, SecretState]:
