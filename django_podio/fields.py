@@ -116,8 +116,8 @@ def keys() -> Keys:
     try:
         cached = _KEYS.get(configured)
     except TypeError:  # unhashable junk in the setting: report it, do not cache it
-        problem = key_problem() or "FIELD_ENCRYPTION_KEY is not a key or a list of keys."
-        raise ImproperlyConfigured(f"{problem} {KEY_HINT}") from None
+        junk = key_problem() or "FIELD_ENCRYPTION_KEY is not a key or a list of keys."
+        raise ImproperlyConfigured(f"{junk} {KEY_HINT}") from None
     if cached is not None:
         return cached
     problem = key_problem()

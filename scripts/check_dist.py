@@ -26,6 +26,7 @@ SDIST_NEEDS = (
     "README.rst",
     "CHANGELOG.rst",
     "pyproject.toml",
+    "setup.cfg",  # the pytest configuration, among others
     "MANIFEST.in",
     "tests/conftest.py",
     "tests/settings.py",

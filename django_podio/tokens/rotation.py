@@ -139,7 +139,7 @@ def _rotate_rows(
     meanwhile counts as current, not as re-encrypted by us.
     """
     for _attempt in range(MAX_ATTEMPTS):
-        plans = []
+        plans: list[tuple[Any, dict[str, str], int]] = []
         for pk, raw in rows:
             states = {name: state_of(value) for name, value in raw.items()}
             counts = {state: list(states.values()).count(state) for state in SecretState}
@@ -148,7 +148,7 @@ def _rotate_rows(
                 report.add(target.label, undecryptable=counts[SecretState.UNDECRYPTABLE])
                 continue
             stale = {
-                name: raw[name] for name, state in states.items() if state is SecretState.STALE
+                name: str(raw[name]) for name, state in states.items() if state is SecretState.STALE
             }
             if stale:
                 plans.append((pk, stale, counts[SecretState.CURRENT]))
