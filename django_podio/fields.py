@@ -36,6 +36,8 @@ from django.db.models import Value
 
 from .exceptions import DecryptionError
 
+__all__ = ["EncryptedTextField"]
+
 KEY_HINT = (
     'Make a key with: python -c "from cryptography.fernet import Fernet; '
     'print(Fernet.generate_key().decode())" and set FIELD_ENCRYPTION_KEY from the environment '

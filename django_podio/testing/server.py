@@ -331,6 +331,7 @@ class FakePodio(PodioState):
         )
         self.host = host
         self._port = port
+        #: Seconds added to every answer (a slow Podio).
         self.latency = 0.0
         #: ``callable(body) -> body`` applied to every 200 answer of the token endpoint, for
         #: tests of what a client does with odd fields (the tokens issued are still live).
@@ -423,6 +424,7 @@ class FakePodio(PodioState):
         self.faults.add(Fault("420", path, None, count, int(wait_seconds)))
 
     def clear_faults(self) -> None:
+        """Drop every queued fault and the random fault rate."""
         self.faults.clear()
 
     def _pause(self, seconds: float) -> None:

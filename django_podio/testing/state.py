@@ -92,8 +92,10 @@ class PodioState(DirectoryState, ItemState, OAuthState, HookState):
         self.rate_limit_general = 1000
         self.rate_limit_limited = 250
         self.rate_limit_login = 60
-        #: Seconds per rate-limit window: Podio's hour, shorter to run a budget test quickly.
+        #: Seconds per rate-limit window (Podio's hour; shorter to run a budget test quickly).
         self.rate_limit_window: float = HOUR
+        #: What the authorize page does, ``"auto"`` (approve at once), ``"deny"`` (refuse) or
+        #: ``"consent"`` (show an Allow/Deny page, as a browser test needs).
         self.authorize_mode = "auto"
         self._clock_offset = 0.0
         self._ids = {
@@ -155,6 +157,7 @@ class PodioState(DirectoryState, ItemState, OAuthState, HookState):
             return list(self._log)
 
     def requests_to(self, path_prefix: str, method: str | None = None) -> list[RecordedRequest]:
+        """The logged requests whose path starts with ``path_prefix`` (and of ``method``)."""
         with self._lock:
             return [
                 r

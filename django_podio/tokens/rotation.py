@@ -33,6 +33,8 @@ MAX_ATTEMPTS = 5
 
 @dataclass
 class ModelReport:
+    """One model's counts in a :class:`ReencryptReport`."""
+
     current: int = 0  # already under the first key
     reencrypted: int = 0  # (or, in a dry run, would be)
     undecryptable: int = 0
@@ -48,10 +50,10 @@ class ReencryptReport:
     stale: int = 0
     #: Rows read again because another writer (a token refresh) changed them meanwhile.
     retried: int = 0
-    #: Rows that kept changing under the old key: not re-encrypted, run again.
+    #: Rows that kept changing under an older key, so were not re-encrypted (run again).
     conflicts: int = 0
     dry_run: bool = False
-    #: Per model label (``app_label.Model``): the same counts.
+    #: The same counts per model, by label (``app_label.Model``).
     models: dict[str, ModelReport] = field(default_factory=dict)
 
     @property
