@@ -82,7 +82,7 @@ class PodioState(DirectoryState, ItemState, OAuthState, HookState):
     ) -> None:
         self._lock = threading.RLock()
         self.client_id = client_id
-        self.client_secret = client_secret
+        self.client_secret: str = client_secret
         self.client_name = "Django Podio (fake)"
         #: Other Podio API clients (``add_client``): client_id -> (secret, name).
         self.other_clients: dict[str, tuple[str, str]] = {}
@@ -124,6 +124,9 @@ class PodioState(DirectoryState, ItemState, OAuthState, HookState):
         self._default_space_id: int | None = None
         self._rate_counts: dict[tuple[Any, ...], int] = {}
         self.refresh_grants_used = 0
+        #: Client secrets and app tokens replaced by ``rotate_client_secret`` and
+        #: ``rotate_app_token``: refused from then on, still in ``issued_secrets()``.
+        self.retired_secrets: list[str] = []
         self._log: list[RecordedRequest] = []
         self._init_hooks()
 
