@@ -20,11 +20,13 @@ from django.conf import settings
 from django.db import connection as db
 from django.db.models import Value
 from django.test import override_settings
+from django.test.utils import isolate_apps
 from encrypted_model_fields import fields as emf
 
 from django_podio import fields
 from django_podio.exceptions import DecryptionError
 
+from .docs.snippets import snippet
 from .hostapp.models import Secret, swap_ciphertext
 from .processes import child_database_env
 
@@ -169,3 +171,16 @@ def test_key_list_both_ways_with_a_host_process_on_new_and_old_keys():
         with override_settings(FIELD_ENCRYPTION_KEY=keys):
             assert Secret.objects.only("ours").get(pk=child).ours == "child-theirs"
             assert fields.key_index(raw(child, "ours")) == 0
+
+
+@isolate_apps("tests.hostapp")
+def test_the_documented_host_model_encrypts_its_column():
+    """docs/security.rst's example model, as pasted into a host app's models.py."""
+    namespace = {"__name__": "tests.hostapp.models"}
+    exec(snippet("security-host-field"), namespace)  # noqa: S102 - the docs' own example
+    field = namespace["Integration"]._meta.get_field("api_key")
+    assert isinstance(field, fields.EncryptedTextField)
+    stored = field.get_db_prep_save("an-api-key", db)
+    assert stored.startswith("gAAAAA") and "an-api-key" not in stored
+    assert emf.decrypt_str(stored) == "an-api-key"  # its package reads it too
+    assert field.from_db_value(stored, None, db) == "an-api-key"
