@@ -93,7 +93,7 @@ def wait_until_blocked(seconds: float = 30) -> None:
     """Until another connection waits for a row lock we hold (PostgreSQL), or a while (SQLite,
     which cannot show it: the command then sits in its busy timeout)."""
     if db.vendor != "postgresql":
-        time.sleep(1.5)
+        time.sleep(3)  # the command reads three rows, then waits for SQLite's write lock
         return
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
