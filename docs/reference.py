@@ -26,6 +26,7 @@ from typing import Any
 
 DOCS = Path(__file__).resolve().parent
 GENERATED = re.compile(r"get_(next|previous)_by_\w+|get_\w+_display")
+DJANGO_GENERATORS = ("_get_next_or_previous_by_FIELD", "_get_FIELD_display")
 #: How testing.rst names the fake in its examples.
 FAKE_USES = re.compile(r"\bfake_podio\.([a-z_][a-z0-9_]*)")
 
@@ -74,11 +75,14 @@ def expected_objects() -> list[tuple[str, ...]]:
 
 def is_generated(name: str, obj: Any) -> bool:
     """A method Django adds to every model (one per date field or field with choices)."""
-    # Django sets them as functools.partialmethod objects; read from the class, each is a
-    # function carrying its partialmethod.
-    return bool(GENERATED.fullmatch(name)) and (
-        isinstance(obj, partialmethod) or hasattr(obj, "_partialmethod")
-    )
+    # Django sets a functools.partialmethod of one of its Model methods; read from the class,
+    # it is a function carrying that partialmethod (``__partialmethod__`` from Python 3.13,
+    # ``_partialmethod`` before).
+    made_from = obj if isinstance(obj, partialmethod) else None
+    made_from = made_from or getattr(obj, "__partialmethod__", None)
+    made_from = made_from or getattr(obj, "_partialmethod", None)
+    django_method = getattr(getattr(made_from, "func", None), "__name__", "")
+    return bool(GENERATED.fullmatch(name)) and django_method in DJANGO_GENERATORS
 
 
 def _skip_member(app: Any, what: str, name: str, obj: Any, skip: bool, options: Any) -> Any:
