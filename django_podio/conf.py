@@ -11,6 +11,10 @@ from typing import Any
 
 from django.conf import settings
 
+__all__ = ["DEFAULTS", "PROVIDER_ID", "AppCredentials", "get", "get_app_credentials"]
+
+#: Every ``PODIO`` key and its default (:doc:`settings` explains each); an unknown key in
+#: ``settings.PODIO`` is system check error ``django_podio.E001``.
 DEFAULTS: dict[str, Any] = {
     "API_URL": "https://api.podio.com",
     "AUTHORIZE_URL": "https://podio.com/oauth/authorize",
@@ -31,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_BASE_URL": None,
 }
 
+#: The allauth provider id (``SOCIALACCOUNT_PROVIDERS["podio"]``, URL names ``podio_login``).
 PROVIDER_ID = "podio"
 
 

@@ -13,6 +13,9 @@ from typing import Any
 
 from .redaction import get_logger
 
+__all__ = ["AUTH_LOGGER", "EVENTS", "auth_event"]
+
+#: The logger every authentication event goes to.
 AUTH_LOGGER = "django_podio.auth"
 
 #: The event names, stable across releases (documented in the security model).

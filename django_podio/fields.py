@@ -1,14 +1,18 @@
-"""Encrypted model fields that cannot lie.
+"""Encrypted model fields that cannot lie, on django-encrypted-model-fields.
 
-The key setting is django-encrypted-model-fields' ``FIELD_ENCRYPTION_KEY`` (one Fernet key,
-or a list ``[new, old, …]`` while rotating) and the cipher its Fernet/MultiFernet; the fields
-fix the defects verified in ``shared/notes/encrypted-fields.md``:
+The key setting, the key parsing and the cipher are django-encrypted-model-fields': its
+``get_crypter()`` reads ``FIELD_ENCRYPTION_KEY`` (one Fernet key, or a list ``[new, old, …]``
+while rotating) into a ``MultiFernet``, and the ciphertext is the same, so values written by
+its fields and by ours read each other. What that package does unsoundly (verified in the
+project's notes on it) the fields here do differently:
 
-* the key is read when a secret is first read or written, not at import: that package builds
-  its crypter when its ``fields`` module is imported, so importing it would make every
-  ``manage.py`` command (``help``, ``collectstatic`` in a Docker build stage) crash without a
-  key. A missing or malformed key is system check ``django_podio.E008`` and an
-  ``ImproperlyConfigured`` at first use; rotation and ``override_settings`` behave;
+* its module builds a crypter when it is imported, so importing it at the top of this module
+  would make every ``manage.py`` command (``help``, ``check``, ``makemigrations``,
+  ``collectstatic`` in a Docker build stage) crash without a key. It is imported when a secret
+  is first read or written instead, after the setting has been checked: a missing or
+  malformed key is system check ``django_podio.E008`` and an ``ImproperlyConfigured`` at first
+  use. Its crypter is asked for again whenever the setting changes, so rotation and
+  ``override_settings`` behave (its own module-level crypter is never used);
 * unreadable ciphertext raises :class:`DecryptionError` instead of being returned as if it
   were the token (which would later be sent to Podio, or encrypted a second time on save);
 * writes through expressions (``bulk_update()``, ``update(f=Value(...))``) store the
@@ -20,7 +24,8 @@ fix the defects verified in ``shared/notes/encrypted-fields.md``:
 from __future__ import annotations
 
 import binascii
-from functools import lru_cache
+from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -30,6 +35,8 @@ from django.db import models
 from django.db.models import Value
 
 from .exceptions import DecryptionError
+
+__all__ = ["EncryptedTextField"]
 
 KEY_HINT = (
     'Make a key with: python -c "from cryptography.fernet import Fernet; '
@@ -80,32 +87,69 @@ def _configured_keys() -> tuple[str | bytes, ...]:
     return (keys,) if keys is not None else ()
 
 
-@lru_cache(maxsize=8)
-def _fernets(keys: tuple[Any, ...]) -> tuple[Fernet, ...]:
+def encrypted_model_fields() -> Any:
+    """django-encrypted-model-fields' ``fields`` module, imported at first use.
+
+    Importing it builds its module-level crypter from ``FIELD_ENCRYPTION_KEY``, so it is only
+    imported once the setting is known to be usable (:func:`key_problem`).
+    """
+    return import_module("encrypted_model_fields.fields")
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The configured keys as django-encrypted-model-fields parses them."""
+
+    #: Its ``get_crypter()``: encrypts under the first key, decrypts with any.
+    crypter: MultiFernet
+    #: Its ``parse_key()`` of each key, first one current: which key reads a value.
+    fernets: tuple[Fernet, ...]
+
+
+_KEYS: dict[tuple[Any, ...], Keys] = {}
+
+
+def keys() -> Keys:
+    """The configured keys, parsed once per value of the setting.
+
+    ``ImproperlyConfigured`` (naming no key) when the setting is missing or malformed.
+    """
+    configured = _configured_keys()
+    try:
+        cached = _KEYS.get(configured)
+    except TypeError:  # unhashable junk in the setting: report it, do not cache it
+        junk = key_problem() or "FIELD_ENCRYPTION_KEY is not a key or a list of keys."
+        raise ImproperlyConfigured(f"{junk} {KEY_HINT}") from None
+    if cached is not None:
+        return cached
     problem = key_problem()
     if problem:
         raise ImproperlyConfigured(f"{problem} {KEY_HINT}")
-    return tuple(Fernet(key) for key in keys)
+    library = encrypted_model_fields()
+    parsed = Keys(library.get_crypter(), tuple(library.parse_key(key) for key in configured))
+    if _configured_keys() != configured:
+        # The setting changed while it was read twice (override_settings in another thread):
+        # never remember a crypter under keys it was not built from.
+        return keys()
+    if len(_KEYS) >= 8:  # a process sees one or two values; tests see a few more
+        _KEYS.clear()
+    _KEYS[configured] = parsed
+    return parsed
 
 
 def fernets() -> tuple[Fernet, ...]:
     """The configured keys, first one current; ``ImproperlyConfigured`` when unusable."""
-    keys = _configured_keys()
-    try:
-        return _fernets(keys)
-    except TypeError:  # unhashable junk in the setting: report it, do not cache it
-        problem = key_problem() or "FIELD_ENCRYPTION_KEY is not a key or a list of keys."
-        raise ImproperlyConfigured(f"{problem} {KEY_HINT}") from None
+    return keys().fernets
 
 
 def encrypt(plaintext: str) -> str:
     """Encrypt under the first configured key."""
-    return fernets()[0].encrypt(plaintext.encode("utf-8")).decode("ascii")
+    return keys().crypter.encrypt(plaintext.encode("utf-8")).decode("ascii")
 
 
 def decrypt(ciphertext: str) -> str:
     """Decrypt with any configured key; raise ``InvalidToken`` when none can."""
-    return MultiFernet(list(fernets())).decrypt(ciphertext.encode("ascii")).decode("utf-8")
+    return keys().crypter.decrypt(ciphertext.encode("ascii")).decode("utf-8")
 
 
 def key_index(ciphertext: str) -> int | None:
@@ -122,7 +166,7 @@ def key_index(ciphertext: str) -> int | None:
 
 def reencrypt(ciphertext: str) -> str:
     """Re-encrypt a stored value under the first key (raises ``InvalidToken`` if unreadable)."""
-    return MultiFernet(list(fernets())).rotate(ciphertext.encode("ascii")).decode("ascii")
+    return keys().crypter.rotate(ciphertext.encode("ascii")).decode("ascii")
 
 
 SEAL_PREFIX = "django_podio.sealed:"

@@ -13,6 +13,9 @@ import re
 _SECRETISH = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{24,}(?![A-Za-z0-9_\-])")
 _FERNET = re.compile(r"gAAAAA[A-Za-z0-9_\-=]+")
 _AUTH_HEADER = re.compile(r"((?:OAuth2|Bearer)\s+)\S+", re.IGNORECASE)
+__all__ = ["MASK", "RedactingFilter", "redact"]
+
+#: What a masked secret is replaced with.
 MASK = "[redacted]"
 
 

@@ -18,8 +18,14 @@ stored :class:`~django_podio.models.PodioHookEvent` (repeated deliveries are not
 
 from django.dispatch import Signal
 
+#: ``token_refreshed(sender=PodioConnection, connection)``, after a refresh was committed.
 token_refreshed = Signal()
+#: ``reauthorization_required(sender=PodioConnection, connection, error)``: the user must log in
+#: with Podio again.
 reauthorization_required = Signal()
+#: ``item_changed(sender=PodioHookEvent, app_id, item_id, event, item)``, after a webhook.
 item_changed = Signal()
+#: ``item_deleted(sender=PodioHookEvent, app_id, item_id)``, after a webhook.
 item_deleted = Signal()
+#: ``hook_event(sender=PodioHookEvent, event)``, for every processed delivery.
 hook_event = Signal()

@@ -26,6 +26,7 @@ SDIST_NEEDS = (
     "README.rst",
     "CHANGELOG.rst",
     "pyproject.toml",
+    "setup.cfg",  # the pytest configuration, among others
     "MANIFEST.in",
     "tests/conftest.py",
     "tests/settings.py",
@@ -37,6 +38,7 @@ SDIST_NEEDS = (
 DIRECT_DEPENDENCIES = (
     "django",
     "django-allauth",
+    "django-encrypted-model-fields",
     "cryptography",
     "requests",
 )

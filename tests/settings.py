@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     # The headless API: the client-side flow's token login (tests/headless/).
     "allauth.headless",
     "django_podio",
+    # A host's own models with encrypted columns (ours and django-encrypted-model-fields').
+    "tests.hostapp",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -316,11 +316,21 @@ def test_reencrypt_summary_json_and_quiet(due):
     code, out, _ = run("podio_reencrypt", "--dry-run")
     assert code == 0 and "2 values already current, 0 would be re-encrypted" in out
     code, out, _ = run("podio_reencrypt", "--json")
+    per_model = {"current": 2, "reencrypted": 0, "undecryptable": 0, "stale": 0}
+    empty = {"current": 0, "reencrypted": 0, "undecryptable": 0, "stale": 0}
     assert json.loads(out) == {
         "current": 2,
         "reencrypted": 0,
         "undecryptable": 0,
+        "stale": 0,
+        "retried": 0,
+        "conflicts": 0,
         "dry_run": False,
+        "models": {
+            "django_podio.PodioConnection": per_model,
+            "django_podio.PodioHookEvent": empty,  # the verification code of hook.verify
+            "hostapp.Secret": empty,  # the suite's host app
+        },
         "ok": True,
     }
     assert run("podio_reencrypt", "-v0") == (0, "", "")

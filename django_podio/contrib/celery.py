@@ -55,6 +55,9 @@ from importlib import import_module
 _base = import_module(f"{api.__name__}.base")
 _backends: Any = import_module(f"{api.__name__}.backends.base")
 
+__all__ = ["TASK_NAME", "CeleryBackend"]
+
+#: The Celery task every Django task is sent as (its worker must import this module).
 TASK_NAME = "django_podio.contrib.celery.run_task"
 
 

@@ -5,6 +5,12 @@ a project at it: the three ``PODIO`` URLs, the client id and secret it accepts, 
 token of each app it seeded. They are the fake's own throwaway test credentials, valid only
 against this process; the tokens it issues later (access and refresh tokens, codes) are never
 printed.
+
+While it runs, it does what a person does on Podio's pages, to rehearse the rotation runbooks
+(docs/rotation.rst) without restarting it (a restart forgets every token it issued):
+``POST /_fake/client-secret`` issues a new client secret, ``POST /_fake/app/<app_id>/app-token``
+a new app token; the answer carries it and this process prints it, as the banner did the
+first ones.
 """
 
 from __future__ import annotations
@@ -52,6 +58,11 @@ def describe(fake: FakePodio, *, demo: dict | None = None) -> str:
                 f"    app {app.app_id} {app.name!r}, {len(app.items)} items: "
                 f"PODIO_APP_TOKEN={app.app_token}"
             )
+    lines += [
+        "",
+        f"New client secret while running: POST {fake.url}/_fake/client-secret",
+        f"New app token: POST {fake.url}/_fake/app/APP_ID/app-token",
+    ]
     return "\n".join(lines)
 
 
@@ -100,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fake Podio: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    fake.on_announce = lambda line: print(line, flush=True)
     print(describe(fake, demo=demo), flush=True)
     try:
         threading.Event().wait()

@@ -37,6 +37,8 @@ class DirectoryState(StateShape):
         name: str | None = None,
         password: str | None = None,
     ) -> FakeUser:
+        """A Podio user (the first one also becomes :attr:`current_user`); ``password`` is
+        for the password grant (``"password"`` when not given)."""
         with self._lock:
             if user_id is not None and int(user_id) in self.users:
                 raise ValueError(f"user {user_id} exists already")
@@ -113,6 +115,8 @@ class DirectoryState(StateShape):
         fields: list[dict[str, Any]] | None = None,
         item_name: str | None = None,
     ) -> FakeApp:
+        """An app (in a default org and space unless ``space_id``), with an app token for the
+        app grant (``podio_app_auth``) and, unless ``fields`` says otherwise, a few fields."""
         with self._lock:
             if app_id is not None and int(app_id) in self.apps:
                 raise ValueError(f"app {app_id} exists already")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .records import (
     ACCESS_PREFIX,
+    APP_TOKEN_PREFIX,
     CODE_PREFIX,
     CODE_TTL,
     REFRESH_PREFIX,
@@ -29,6 +30,8 @@ else:
 
 class OAuthState(StateShape):
     """Part of :class:`~.state.PodioState`: credentials the fake issues and checks."""
+
+    client_secret: str  # set by PodioState.__init__; rotate_client_secret replaces it
 
     # ------------------------------------------------------------------ OAuth
     def _issue(self, client_id: str, ref_type: str, ref_id: int, scope: str) -> dict[str, Any]:
@@ -198,7 +201,7 @@ class OAuthState(StateShape):
                     headers={"WWW-Authenticate": 'Bearer realm="podio"'},
                 )
             record = self.tokens.get(token)
-            if record is None:
+            if record is None or record.revoked:
                 raise ApiError(
                     401,
                     "invalid_token",
@@ -226,10 +229,61 @@ class OAuthState(StateShape):
             for token in self.refresh_tokens.values():
                 token.revoked = True
 
+    # ------------------------------------------------------------------ rotation
+    def rotate_client_secret(self, new_secret: str | None = None) -> str:
+        """Issue a new client secret for the fake's API key and return it, as Podio's page
+        for the API key (https://podio.com/settings/api) does.
+
+        From then on the token endpoint refuses the old secret (``401 invalid_client``) for
+        every grant; every token issued so far keeps working, and refresh tokens refresh with
+        the new secret. Podio does not document either side of this: whether the old secret
+        keeps working for a while, and whether tokens issued with it survive. The fake takes
+        the case ``docs/rotation.rst`` plans for: the old secret is refused at once, the tokens
+        live on (a token is bound to the client id, not to a secret).
+        """
+        with self._lock:
+            new: str = new_secret or make_secret("fpsecret", 40)
+            old: str = self.client_secret
+            if hmac.compare_digest(new.encode(), old.encode()):
+                raise ValueError("the new client secret must differ from the current one")
+            self.retired_secrets.append(old)
+            self.client_secret = new
+            return new
+
+    def rotate_app_token(
+        self, app_id: int, app_token: str | None = None, *, revoke_tokens: bool = False
+    ) -> str:
+        """Issue a new app token for an app and return it, as the app's *Developer* settings
+        page in Podio does.
+
+        From then on the app grant refuses the old app token (``invalid_grant``). Whether
+        Podio also ends the access and refresh tokens issued through the old app token is not
+        documented: by default the fake keeps them (an app connection works on until it must
+        sign in again); with ``revoke_tokens`` every token issued to the app stops working
+        (``invalid_token``, ``invalid_grant``), the other case ``docs/rotation.rst`` plans for.
+        """
+        with self._lock:
+            app = self.apps.get(int(app_id))
+            if app is None:
+                raise KeyError(f"no app {app_id}")
+            new = app_token or make_secret(APP_TOKEN_PREFIX, 32)
+            if hmac.compare_digest(new.encode(), app.app_token.encode()):
+                raise ValueError("the new app token must differ from the current one")
+            self.retired_secrets.append(app.app_token)
+            app.app_token = new
+            if revoke_tokens:
+                for access in self.tokens.values():
+                    if (access.ref_type, access.ref_id) == ("app", app.app_id):
+                        access.revoked = True
+                for refresh in self.refresh_tokens.values():
+                    if (refresh.ref_type, refresh.ref_id) == ("app", app.app_id):
+                        refresh.revoked = True
+            return new
+
     def issued_secrets(self) -> set[str]:
         """Every credential the fake issued or knows, for leak scans."""
         with self._lock:
-            found = {self.client_secret}
+            found = {self.client_secret, *self.retired_secrets}
             found.update(secret for secret, _ in self.other_clients.values())
             found.update(self.tokens)
             found.update(self.refresh_tokens)

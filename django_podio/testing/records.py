@@ -141,6 +141,7 @@ class AccessToken:
     issued_at: float
     expires_at: float
     expired: bool = False
+    revoked: bool = False  # its app token was rotated with revoke_tokens
 
 
 @dataclass

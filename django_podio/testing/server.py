@@ -37,6 +37,8 @@ from .state import (
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 NO_ROUTE = "No matching operation could be found. No body was given."
+#: Paths of the fake's own control endpoints (never Podio's).
+CONTROL_PREFIX = "/_fake/"
 MALFORMED_BODY = b'{"item_id": 1, "title": "Truncated resp'
 HTML_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -331,6 +333,7 @@ class FakePodio(PodioState):
         )
         self.host = host
         self._port = port
+        #: Seconds added to every answer (a slow Podio).
         self.latency = 0.0
         #: ``callable(body) -> body`` applied to every 200 answer of the token endpoint, for
         #: tests of what a client does with odd fields (the tokens issued are still live).
@@ -341,6 +344,8 @@ class FakePodio(PodioState):
         #: (``"answering"``): for tests that look at the client's state while a request is
         #: in flight (e.g. which database transactions are open meanwhile).
         self.observers: list[Callable[[Request, str], None]] = []
+        #: ``callable(line)`` told what the control endpoints did (the command line prints).
+        self.on_announce: Callable[[str], None] | None = None
         self.faults = FaultInjector(seed)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -428,6 +433,7 @@ class FakePodio(PodioState):
         self.faults.add(Fault("420", path, None, count, int(wait_seconds)))
 
     def clear_faults(self) -> None:
+        """Drop every queued fault and the random fault rate."""
         self.faults.clear()
 
     def _pause(self, seconds: float) -> None:
@@ -481,6 +487,8 @@ class FakePodio(PodioState):
                 return self._authorize(request, dict(request.form or {}), posted=True)
         if path in ("/oauth/token", "/oauth/token/v2") and request.method == "POST":
             return self._token(request, v2=path.endswith("/v2"))
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(request, path[len(CONTROL_PREFIX) :])
         match = None
         for method, pattern, name, pool in ROUTES:
             found = pattern.fullmatch(path)
@@ -507,6 +515,41 @@ class FakePodio(PodioState):
             raise
         response.headers = {**headers, **response.headers}
         return response
+
+    # ------------------------------------------------------------------ control endpoints
+    def _control(self, request: Request, path: str) -> Response:
+        """What a person does on Podio's web pages, for a fake in another process
+        (``python -m django_podio.testing``): ``POST /_fake/client-secret`` issues a new
+        client secret, ``POST /_fake/app/<app_id>/app-token`` a new app token
+        (``?revoke_tokens=1`` also ends the tokens issued to the app). The answer carries the
+        new credential; the fake's own output announces it too (:attr:`announce`)."""
+        if request.method != "POST":
+            raise ApiError(405, "method_not_allowed", "Control endpoints take POST")
+        if path == "client-secret":
+            secret = self.rotate_client_secret()
+            self.announce(
+                f"Issued a new client secret (the old one is refused from now on): "
+                f"PODIO_CLIENT_SECRET={secret}"
+            )
+            return json_response(200, {"client_secret": secret})
+        found = re.fullmatch(r"app/(\d+)/app-token", path)
+        if found:
+            revoke = (request.arg("revoke_tokens") or "") in ("1", "true", "yes")
+            try:
+                token = self.rotate_app_token(int(found[1]), revoke_tokens=revoke)
+            except KeyError:
+                raise ApiError(404, "not_found", f"No app {found[1]}") from None
+            self.announce(
+                f"Issued a new app token for app {found[1]} (the old one no longer signs in"
+                f"{'; its tokens were revoked' if revoke else ''}): PODIO_APP_TOKEN={token}"
+            )
+            return json_response(200, {"app_id": int(found[1]), "app_token": token})
+        raise ApiError(404, "not_found", NO_ROUTE)
+
+    def announce(self, line: str) -> None:
+        """Tell the person running the fake (``python -m django_podio.testing`` prints it)."""
+        if self.on_announce is not None:
+            self.on_announce(line)
 
     # ------------------------------------------------------------------ OAuth endpoints
     def _authorize(

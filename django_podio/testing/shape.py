@@ -51,6 +51,7 @@ class StateShape(Protocol):
     codes: dict[str, AuthCode]
     _rate_counts: dict[tuple[Any, ...], int]
     refresh_grants_used: int
+    retired_secrets: list[str]
 
     # PodioState
     def now(self) -> float: ...

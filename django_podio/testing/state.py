@@ -82,7 +82,7 @@ class PodioState(DirectoryState, ItemState, OAuthState, HookState):
     ) -> None:
         self._lock = threading.RLock()
         self.client_id = client_id
-        self.client_secret = client_secret
+        self.client_secret: str = client_secret
         self.client_name = "Django Podio (fake)"
         #: Other Podio API clients (``add_client``): client_id -> (secret, name).
         self.other_clients: dict[str, tuple[str, str]] = {}
@@ -92,8 +92,10 @@ class PodioState(DirectoryState, ItemState, OAuthState, HookState):
         self.rate_limit_general = 1000
         self.rate_limit_limited = 250
         self.rate_limit_login = 60
-        #: Seconds per rate-limit window: Podio's hour, shorter to run a budget test quickly.
+        #: Seconds per rate-limit window (Podio's hour; shorter to run a budget test quickly).
         self.rate_limit_window: float = HOUR
+        #: What the authorize page does, ``"auto"`` (approve at once), ``"deny"`` (refuse) or
+        #: ``"consent"`` (show an Allow/Deny page, as a browser test needs).
         self.authorize_mode = "auto"
         self._clock_offset = 0.0
         self._ids = {
@@ -122,6 +124,9 @@ class PodioState(DirectoryState, ItemState, OAuthState, HookState):
         self._default_space_id: int | None = None
         self._rate_counts: dict[tuple[Any, ...], int] = {}
         self.refresh_grants_used = 0
+        #: Client secrets and app tokens replaced by ``rotate_client_secret`` and
+        #: ``rotate_app_token``: refused from then on, still in ``issued_secrets()``.
+        self.retired_secrets: list[str] = []
         self._log: list[RecordedRequest] = []
         self._init_hooks()
 
@@ -155,6 +160,7 @@ class PodioState(DirectoryState, ItemState, OAuthState, HookState):
             return list(self._log)
 
     def requests_to(self, path_prefix: str, method: str | None = None) -> list[RecordedRequest]:
+        """The logged requests whose path starts with ``path_prefix`` (and of ``method``)."""
         with self._lock:
             return [
                 r

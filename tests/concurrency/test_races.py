@@ -16,13 +16,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection as db
 from django.utils import timezone
 
 from django_podio.api import oauth
 from django_podio.conf import AppCredentials
 from django_podio.models import PodioConnection
 
+from ..processes import child_database_env
 from . import workers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,23 +31,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def child_env(fake) -> dict[str, str]:
-    settings_dict = db.settings_dict
-    if db.vendor == "sqlite":
-        return {
-            "SQLITE_PATH": str(settings_dict["NAME"]),
-            "DATABASE_URL": "",
-            "PODIO_FAKE_URL": fake.url,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-        }
-    url = (
-        f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/"
-        f"{settings_dict['NAME']}"
-    )
-    return {
-        "DATABASE_URL": url,
-        "PODIO_FAKE_URL": fake.url,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-    }
+    return {**child_database_env(), "PODIO_FAKE_URL": fake.url}
 
 
 def make_due_connection(fake, django_user_model, username: str) -> PodioConnection:

@@ -594,7 +594,10 @@ def test_stop_closes_kept_alive_connections():
             session.get(fake.url + "/nothing", timeout=5)
 
 
-def test_cli_prints_the_url_and_no_secrets():
+def test_cli_prints_the_url_and_the_api_key_but_no_token():
+    """The banner names what a developer configures (the API key, app tokens), never a token
+    the fake issues. (The whole output is read: a ``readline()`` on the pipe followed by
+    ``communicate()`` would lose what the first read buffered.)"""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -610,15 +613,22 @@ def test_cli_prints_the_url_and_no_secrets():
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
+    lines = []
     try:
-        line = process.stdout.readline()
-        assert line.startswith("Fake Podio listening on http://127.0.0.1:")
-        url = line.split()[4]
+        for line in process.stdout:
+            lines.append(line)
+            if "/_fake/app/APP_ID/app-token" in line:  # the banner's last line
+                break
+        assert lines[0].startswith("Fake Podio listening on http://127.0.0.1:")
+        url = lines[0].split()[4]
         assert requests.get(url + "/nothing", timeout=5).status_code == 404
     finally:
         process.terminate()
-        out, err = process.communicate(timeout=10)
-    assert "cli-secret-value" not in line + out + err and "fpapptok" not in line + out + err
+        rest = process.communicate(timeout=10)[0]
+    printed = "".join(lines) + rest
+    assert "PODIO_CLIENT_SECRET=cli-secret-value" in printed
+    assert "PODIO_APP_TOKEN=fpapptok" in printed
+    assert not any(prefix in printed for prefix in ("fpaccess", "fprefresh", "fpcode"))
