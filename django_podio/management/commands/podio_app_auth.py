@@ -11,6 +11,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from ... import tokens
 from ...exceptions import InvalidGrant, PodioError
+from ..arguments import podio_id
 from ..base import PodioCommand
 
 
@@ -23,7 +24,7 @@ class Command(PodioCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "app_id",
-            type=int,
+            type=podio_id,
             metavar="APP_ID",
             help="The Podio app id (in the app's settings, under Developer).",
         )

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from ... import conf, tokens
+from ..arguments import MAX_REFRESH_CONCURRENCY, MAX_WITHIN, bounded_int
 from ..base import PodioCommand, plural
 
 
@@ -19,17 +20,18 @@ class Command(PodioCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--within",
-            type=int,
+            type=bounded_int(0, MAX_WITHIN, "a window in seconds"),
             default=None,
             metavar="SECONDS",
             help="Refresh tokens expiring within this many seconds (default: REFRESH_MARGIN).",
         )
         parser.add_argument(
             "--concurrency",
-            type=int,
+            type=bounded_int(1, MAX_REFRESH_CONCURRENCY, "a number of parallel refreshes"),
             default=None,
             metavar="N",
-            help="Parallel refreshes (default: REFRESH_CONCURRENCY).",
+            help=f"Parallel refreshes, 1-{MAX_REFRESH_CONCURRENCY} (default: "
+            "REFRESH_CONCURRENCY).",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="List what would be refreshed; change nothing."
@@ -58,6 +60,7 @@ class Command(PodioCommand):
         if options["enqueue"]:
             from ... import tasks
 
+            tasks.check_backend()  # at once, whether or not anything is due
             count = tasks.enqueue_due(within)
             self.finish(
                 {"enqueued": count, "within": within, "ok": True},
