@@ -395,11 +395,12 @@ BROWSER_TEST = "tests/browser/test_demo_script.py"
 
 @pytest.mark.parametrize("ci", ["1", ""], ids=["CI", "laptop"])
 def test_browser_tests_fail_in_ci_and_skip_locally_without_chromium(tmp_path, ci):
-    """Chromium is looked up on PATH; a PATH without it fails under CI and skips elsewhere."""
+    """Chromium is looked up on PATH; a PATH without it fails under CI and skips elsewhere,
+    and the summary names the skipped test and why without being asked (no ``-rs``)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_TEST_NAME")}
     env.update(PATH=str(tmp_path), CI=ci)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", BROWSER_TEST, "-p", "no:cacheprovider", "-rs", "-q"],
+        [sys.executable, "-m", "pytest", BROWSER_TEST, "-p", "no:cacheprovider", "-q"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -412,7 +413,9 @@ def test_browser_tests_fail_in_ci_and_skip_locally_without_chromium(tmp_path, ci
         assert "1 error" in output and "CI is set" in output
     else:
         assert result.returncode == 0, output
-        assert "1 skipped" in output and "no chromium on PATH" in output
+        assert "1 skipped" in output
+        summary = output[output.index("1 browser test skipped") :]
+        assert f"SKIPPED {BROWSER_TEST}::" in summary and "no chromium on PATH" in summary
 
 
 @pytest.mark.django_db
