@@ -11,6 +11,7 @@ are success, ``CommandError`` (exit 1) and argparse's usage error (exit 2), and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -139,10 +140,8 @@ def check_command_line(argv: list[str]) -> int:
         if run.code:
             assert document["error"], (argv, document)
     # The same through call_command: nothing but CommandError.
-    try:
+    with contextlib.suppress(CommandError):
         call_command(*argv, stdout=StringIO(), stderr=StringIO())
-    except CommandError:
-        pass
     return run.code
 
 

@@ -61,7 +61,7 @@ def test_a_host_projects_pytest_loads_the_plugin_but_not_the_fake(tmp_path):
             """
         )
     )
-    pytest = f"import sys, pytest; sys.exit(pytest.main(['-q', '-s', '-p', 'no:cacheprovider']))"
+    pytest = "import sys, pytest; sys.exit(pytest.main(['-q', '-s', '-p', 'no:cacheprovider']))"
     result = python(pytest, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "plugin: True" in result.stdout

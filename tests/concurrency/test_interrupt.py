@@ -32,4 +32,3 @@ def test_the_ctrl_c_test_passes_when_sigint_is_inherited_ignored():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "1 passed" in result.stdout
-

@@ -30,8 +30,7 @@ class Command(PodioCommand):
             type=bounded_int(1, MAX_REFRESH_CONCURRENCY, "a number of parallel refreshes"),
             default=None,
             metavar="N",
-            help=f"Parallel refreshes, 1-{MAX_REFRESH_CONCURRENCY} (default: "
-            "REFRESH_CONCURRENCY).",
+            help=f"Parallel refreshes, 1-{MAX_REFRESH_CONCURRENCY} (default: REFRESH_CONCURRENCY).",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="List what would be refreshed; change nothing."
