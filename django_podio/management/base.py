@@ -138,7 +138,7 @@ class PodioCommand(BaseCommand):
         for sub in subparsers(parser):
             share_options(parser, sub)
         for each in (parser, *subparsers(parser)):
-            each.error = self._usage_error(each.error)  # type: ignore[method-assign]
+            each.error = self._usage_error(each.error)  # type: ignore[method-assign,assignment]
         return parser
 
     def _usage_error(self, error: Callable[[str], Any]) -> Callable[[str], Any]:
