@@ -209,3 +209,26 @@ def test_times_at_the_ends_of_the_calendar_are_refused_with_the_range():
     tomorrow = datetime.now(UTC) + timedelta(hours=20)
     assert parse_since(tomorrow.isoformat()) == tomorrow
     assert parse_since("1970-01-01") == datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "options", "message"),
+    [
+        ("podio_refresh", [], {"within": 999999999999}, "--within"),
+        ("podio_refresh", [], {"concurrency": 10**6, "enqueue": True}, "--concurrency"),
+        ("podio_fetch_items", ["1"], {"app": True, "since": "9999-12-31T23:00:00-05:00"}, "since"),
+        ("podio_fetch_items", ["1"], {"app": True, "concurrency": -1}, "--concurrency"),
+        ("podio_hooks", ["replay"], {"since": "0001-01-01T00:00:00+01:00"}, "--since"),
+        ("podio_hooks", ["replay"], {"since": datetime(1, 1, 1, tzinfo=UTC)}, "--since"),
+    ],
+)
+def test_keyword_arguments_of_call_command_are_checked_too(db, name, args, options, message):
+    """call_command's keyword arguments skip the parser: handle checks them once more."""
+    with pytest.raises(CommandError, match=message):
+        call_command(name, *args, **options, stdout=StringIO(), stderr=StringIO())
+
+
+def test_a_refresh_margin_setting_out_of_range_is_a_command_error(db, podio_settings):
+    podio_settings(REFRESH_MARGIN=10**13)
+    with pytest.raises(CommandError, match="--within: '10000000000000' is not a window"):
+        call_command("podio_refresh", stdout=StringIO(), stderr=StringIO())

@@ -12,8 +12,13 @@ import argparse
 import re
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any, TypeVar
+
+from django.core.management.base import CommandError
 
 from ..items import parse_since
+
+T = TypeVar("T")
 
 #: Podio's ids are stored in 64-bit columns (``BigIntegerField``): nothing larger exists.
 MAX_ID = 2**63 - 1
@@ -51,6 +56,9 @@ def bounded_int(low: int, high: int, what: str) -> Callable[[str], int]:
 
 #: A Podio id (app, hook): 1 to the largest 64-bit integer.
 podio_id = bounded_int(1, MAX_ID, "a Podio id")
+within_seconds = bounded_int(0, MAX_WITHIN, "a window in seconds")
+refresh_concurrency = bounded_int(1, MAX_REFRESH_CONCURRENCY, "a number of parallel refreshes")
+fetch_concurrency = bounded_int(1, MAX_FETCH_CONCURRENCY, "a number of pages in flight")
 
 
 def since(text: str) -> datetime:
@@ -64,3 +72,16 @@ def since(text: str) -> datetime:
 def since_or_last(text: str) -> datetime | str:
     """``--since`` of ``podio_fetch_items``: a time, or ``last`` (the previous sync)."""
     return "last" if text.strip() == "last" else since(text)
+
+
+def checked(option: str, parse: Callable[[str], T], value: Any) -> T:
+    """``value`` through the argument type ``parse``, as a ``CommandError``.
+
+    ``call_command("podio_refresh", within=10**12)`` hands keyword arguments to the command
+    without parsing them, and a default may come from a setting: ``handle`` checks what it
+    uses once more, with the same rule. A value that was parsed passes unchanged.
+    """
+    try:
+        return parse(value.isoformat() if isinstance(value, datetime) else str(value))
+    except argparse.ArgumentTypeError as error:
+        raise CommandError(f"{option}: {error}") from None

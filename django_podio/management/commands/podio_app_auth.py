@@ -11,7 +11,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from ... import tokens
 from ...exceptions import InvalidGrant, PodioError
-from ..arguments import podio_id
+from ..arguments import checked, podio_id
 from ..base import PodioCommand
 
 
@@ -30,7 +30,7 @@ class Command(PodioCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        app_id = options["app_id"]
+        app_id = checked("APP_ID", podio_id, options["app_id"])
         app_token = os.environ.get("PODIO_APP_TOKEN", "").strip()
         if not app_token:
             if not sys.stdin.isatty():

@@ -10,7 +10,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.management.base import CommandError, CommandParser
 
 from ... import items, tokens
-from ..arguments import MAX_FETCH_CONCURRENCY, bounded_int, podio_id, since_or_last
+from ..arguments import checked, fetch_concurrency, podio_id, since_or_last
 from ..base import PodioCommand, plural
 
 
@@ -56,7 +56,7 @@ class Command(PodioCommand):
         )
         parser.add_argument(
             "--concurrency",
-            type=bounded_int(1, MAX_FETCH_CONCURRENCY, "a number of pages in flight"),
+            type=fetch_concurrency,
             default=1,
             metavar="N",
             help="Pages fetched in parallel (1-8, default 1: constant memory). Helps on slow "
@@ -75,7 +75,8 @@ class Command(PodioCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        app_id = options["app_id"]
+        options["app_id"] = app_id = checked("APP_ID", podio_id, options["app_id"])
+        options["concurrency"] = checked("--concurrency", fetch_concurrency, options["concurrency"])
         store = options["store"]
         output = options["output"]
         to_stdout = output == "-" or (output is None and not store)
@@ -83,6 +84,8 @@ class Command(PodioCommand):
         report_to = self.stderr if to_stdout else self.stdout
         self.json_stream = report_to
         since: Any = options["since"]
+        if since is not None:
+            since = checked("--since", since_or_last, since)
         if since == "last" and not store:
             raise CommandError("--since last needs --store")
         if options["enqueue"]:

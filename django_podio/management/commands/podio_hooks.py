@@ -11,7 +11,8 @@ from ... import hooks, tokens
 from ...exceptions import ConnectionNotFound, DjangoPodioError
 from ...hooks.secret import masked_url
 from ...models import PodioHook
-from ..arguments import podio_id, since
+from ..arguments import checked, podio_id
+from ..arguments import since as since_argument
 from ..base import PodioCommand
 
 
@@ -48,11 +49,16 @@ class Command(PodioCommand):
         replay = actions.add_parser("replay", help="Process stored events again.")
         replay.add_argument("--failed", action="store_true", help="Only the failed events.")
         replay.add_argument(
-            "--since", type=since, metavar="DATETIME", help="Only events received since."
+            "--since", type=since_argument, metavar="DATETIME", help="Only events received since."
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
+        for name in ("app_id", "hook_id"):
+            if options.get(name) is not None:
+                options[name] = checked(name.upper(), podio_id, options[name])
+        if options.get("since") is not None:
+            options["since"] = checked("--since", since_argument, options["since"])
         try:
             result, ok, text = getattr(self, f"_{action}")(options)
         except (CommandError, ConnectionNotFound):

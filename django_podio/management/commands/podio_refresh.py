@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from ... import conf, tokens
-from ..arguments import MAX_REFRESH_CONCURRENCY, MAX_WITHIN, bounded_int
+from ..arguments import MAX_REFRESH_CONCURRENCY, checked, refresh_concurrency, within_seconds
 from ..base import PodioCommand, plural
 
 
@@ -20,14 +20,14 @@ class Command(PodioCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--within",
-            type=bounded_int(0, MAX_WITHIN, "a window in seconds"),
+            type=within_seconds,
             default=None,
             metavar="SECONDS",
             help="Refresh tokens expiring within this many seconds (default: REFRESH_MARGIN).",
         )
         parser.add_argument(
             "--concurrency",
-            type=bounded_int(1, MAX_REFRESH_CONCURRENCY, "a number of parallel refreshes"),
+            type=refresh_concurrency,
             default=None,
             metavar="N",
             help=f"Parallel refreshes, 1-{MAX_REFRESH_CONCURRENCY} (default: REFRESH_CONCURRENCY).",
@@ -49,8 +49,8 @@ class Command(PodioCommand):
             if options["concurrency"] is None
             else options["concurrency"]
         )
-        if within < 0 or concurrency < 1:
-            raise CommandError("--within must be >= 0 and --concurrency >= 1")
+        within = checked("--within", within_seconds, within)
+        concurrency = checked("--concurrency", refresh_concurrency, concurrency)
         if options["dry_run"]:
             if options["enqueue"]:
                 raise CommandError("--dry-run and --enqueue exclude each other")
