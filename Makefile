@@ -22,7 +22,7 @@ help:
 	@echo "make venv           create $(VENV) and install django-podio with its test extras"
 	@echo "make test           the whole test suite on SQLite (incl. the Chromium login test)"
 	@echo "make test-postgres  the same on PostgreSQL ($(POSTGRES_URL))"
-	@echo "make lint           ruff check, ruff format --check and bandit"
+	@echo "make lint           ruff check, ruff format --check, django-upgrade and bandit"
 	@echo "make typecheck      mypy with django-stubs over django_podio"
 	@echo "make package        build sdist and wheel into dist/, twine check, check-manifest"
 	@echo "make demo           the example site on http://127.0.0.1:8000 against a fake Podio"
@@ -58,9 +58,13 @@ docs: venv
 	$(BIN)/python -m pip install --quiet -r docs/requirements.txt
 	$(BIN)/python -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html
 
+# The same checks as .pre-commit-config.yaml (and bandit). django-upgrade has no check-only
+# mode: it rewrites what it would change and fails, so commit what it rewrote.
+DJANGO_TARGET := 5.2
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
+	find $(LINT_PATHS) -name '*.py' -print0 | xargs -0 $(BIN)/django-upgrade --target-version $(DJANGO_TARGET)
 	$(BIN)/bandit --quiet --recursive django_podio --severity-level medium
 
 typecheck: $(DEV_STAMP)

@@ -293,3 +293,23 @@ def check_encrypted_data(app_configs: Any = None, databases: Any = None, **kwarg
                 )
             )
     return messages
+
+
+def _register_task_backend_checks() -> None:
+    """Have every ``TASKS`` backend's own ``check()`` run, on Django 5.2 too.
+
+    Django >= 6.0 registers that check when ``django.tasks`` is imported; the django-tasks
+    backport only when its app is in ``INSTALLED_APPS``, which a host using another engine
+    (the Celery backend) need not add. Importing the backport's checks module registers the
+    same check, so a Celery backend without a project app or broker (``django_podio.E020``)
+    is reported by ``manage.py check`` on every Django.
+    """
+    for module in ("django.tasks", "django_tasks.checks"):
+        try:
+            import_module(module)
+        except ImportError:
+            continue
+        return
+
+
+_register_task_backend_checks()

@@ -57,9 +57,37 @@ MAX_SPREAD = 300
 REFRESH_BATCH = 25
 
 
+NO_TASKS_API = (
+    "django_podio.tasks needs Django's Tasks API: Django >= 6.0, or "
+    "`pip install django-podio[tasks]` (the django-tasks backport) on Django 5.2."
+)
+
+
 def available() -> bool:
     """True when a Tasks API (``django.tasks`` or the backport) is importable."""
     return api is not None
+
+
+def check_backend(backend: str | None = None) -> None:
+    """Raise ``ImproperlyConfigured`` unless tasks can be enqueued on ``backend`` (default:
+    the default one): a Tasks API is installed, the backend loads, and its own checks pass.
+
+    Enqueueing calls it first, so a host that cannot run tasks hears so at once, not only on
+    the day something is due (``podio_refresh --enqueue`` with nothing due would otherwise
+    report "0 refreshes enqueued" on a set-up that can never enqueue one).
+    """
+    if api is None:
+        raise ImproperlyConfigured(NO_TASKS_API)
+    alias = backend or api.DEFAULT_TASK_BACKEND_ALIAS
+    try:
+        instance = api.task_backends[alias]
+    except ImproperlyConfigured as error:  # InvalidTaskBackend(Error): unknown alias, no class
+        raise ImproperlyConfigured(f"TASKS[{alias!r}]: {error}") from None
+    serious = [message for message in instance.check() if message.is_serious()]
+    if serious:
+        first = serious[0]
+        hint = f" {first.hint}" if first.hint else ""
+        raise ImproperlyConfigured(f"TASKS[{alias!r}]: {first.msg}{hint}")
 
 
 def _unavailable(func: Callable[..., Any]) -> Any:
@@ -76,10 +104,7 @@ def _unavailable(func: Callable[..., Any]) -> Any:
             return self
 
         def enqueue(self, *args: Any, **kwargs: Any) -> Any:
-            raise ImproperlyConfigured(
-                "django_podio.tasks needs Django's Tasks API: Django >= 6.0, or "
-                "`pip install django-podio[tasks]` (the django-tasks backport) on Django 5.2."
-            )
+            raise ImproperlyConfigured(NO_TASKS_API)
 
     return Unavailable()
 
@@ -189,6 +214,7 @@ def enqueue_due(
 
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    check_backend(backend)
     pks = list(tokens.due_connections(within).values_list("pk", flat=True))
     one = refresh_connection.using(backend=backend) if backend else refresh_connection
     many = refresh_connections.using(backend=backend) if backend else refresh_connections
@@ -334,12 +360,14 @@ def enqueue_sync(
     backend: str | None = None,
 ) -> Any:
     """Enqueue :func:`sync_app` (what ``podio_fetch_items --store --enqueue`` does)."""
+    check_backend(backend)
     target = sync_app.using(backend=backend) if backend else sync_app
     return target.enqueue(app_id, since, user_id, connection_id)
 
 
 __all__ = [
     "available",
+    "check_backend",
     "enqueue_due",
     "enqueue_sync",
     "process_hook_event",

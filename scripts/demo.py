@@ -4,8 +4,10 @@
 Checks first that the site's port and the fake's port are free (a clear message and exit
 status 1 otherwise, before anything else happens), migrates the demo's SQLite database, gives
 the demo admin user a fresh password, starts the fake Podio (seeded with a demo organisation,
-app and items) in the background and runs ``runserver`` in the foreground. The addresses and
-the admin login are printed once the site answers. Whatever ends runserver (Ctrl-C, SIGTERM,
+app and items) in the background and runs ``runserver`` in the foreground. Once the site
+answers, what the kept database holds from the previous run's fake (hooks, cached items, the
+app's tokens) is re-synced with this fresh one (``demo_resync``); then the addresses and the
+admin login are printed. Whatever ends runserver (Ctrl-C, SIGTERM,
 a crash), the fake is stopped too, so no orphan keeps its port.
 With ``PODIO_CLIENT_ID`` and ``PODIO_CLIENT_SECRET`` set the site talks to the real Podio and
 no fake is started.
@@ -16,13 +18,16 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import re
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "example_project"
@@ -109,7 +114,36 @@ def stop(process: subprocess.Popen | None, name: str) -> None:
         process.wait()
 
 
-def start_fake(host: str, port: int, items: int) -> subprocess.Popen:
+APP_LINE = re.compile(r"\bapp (\d+) .*PODIO_APP_TOKEN=(\S+)")
+
+
+class FakeBanner:
+    """Echo the fake's output to ours, and keep the apps (id, app token) its banner lists:
+    the site re-syncs with them once it runs (``demo_resync``)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.apps: dict[str, str] = {}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            match = APP_LINE.search(line)
+            if match:
+                self.apps[match.group(1)] = match.group(2)
+            elif self.apps and not line.strip():
+                self.done.set()
+        self.done.set()
+
+    def wait(self, timeout: float) -> dict[str, str]:
+        self.done.wait(timeout)
+        return dict(self.apps)
+
+
+def start_fake(host: str, port: int, items: int) -> tuple[subprocess.Popen, FakeBanner]:
     command = [
         sys.executable,
         "-m",
@@ -130,13 +164,22 @@ def start_fake(host: str, port: int, items: int) -> subprocess.Popen:
     ]
     log(f"starting the fake Podio on http://{host}:{port} ({items} demo items)")
     # Own session: the terminal's Ctrl-C reaches only demo.py, which stops the group (stop()).
-    process = subprocess.Popen(command, cwd=ROOT, start_new_session=True)  # noqa: S603
+    process = subprocess.Popen(  # noqa: S603
+        command,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    banner = FakeBanner(process.stdout)
     try:
         wait_for_port(host, port, process, "the fake Podio", timeout=30)
     except BaseException:
         stop(process, "the fake Podio")
         raise
-    return process
+    return process, banner
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -217,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     admin_password = secrets.token_urlsafe(12)
     fake: subprocess.Popen | None = None
+    banner: FakeBanner | None = None
     server: subprocess.Popen | None = None
     try:
         migrate = manage("migrate", "--no-input", "-v", "0")
@@ -228,12 +272,19 @@ def main(argv: list[str] | None = None) -> int:
         if real:
             log("PODIO_CLIENT_ID is set: talking to the real Podio, no fake started")
         else:
-            fake = start_fake(args.host, args.fake_port, args.items)
+            fake, banner = start_fake(args.host, args.fake_port, args.items)
         runserver = manage("runserver", f"{args.host}:{args.port}")
         if args.noreload:
             runserver.append("--noreload")
         server = subprocess.Popen(runserver, cwd=SITE, env=env, start_new_session=True)  # noqa: S603
         wait_for_port(args.host, args.port, server, "runserver", timeout=120)
+        if banner is not None:
+            # This fake is a fresh one: bring what the database kept from the previous run's
+            # fake (hooks, cached items, the app's tokens) in line with it. After runserver
+            # answers, because the fake verifies new hooks by calling the site.
+            apps = ",".join(f"{app}={token}" for app, token in banner.wait(10).items())
+            resync_env = {**env, "DEMO_FAKE_APPS": apps}
+            subprocess.run(manage("demo_resync"), cwd=SITE, env=resync_env, check=True)  # noqa: S603
         log("ready:")
         log(f"  site        {site_url}/  (click Log in with Podio)")
         log(f"  admin       {site_url}/admin/  user {ADMIN_USERNAME}  password {admin_password}")

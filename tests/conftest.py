@@ -84,3 +84,24 @@ def login_with_podio(client, **params):
     """The whole browser round trip; returns the callback response (not followed)."""
     callback_url = authorize(start_login(client, **params))
     return client.get(callback_path(callback_url))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Name every skipped browser test and why, in every run's summary (not only with -rs):
+    a laptop without Chromium must see that the login was never clicked through. Under
+    ``CI`` the fixture fails instead of skipping (tests/browser/conftest.py)."""
+    if terminalreporter.hasopt("s"):
+        return  # -rs lists them already
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if "browser" in getattr(report, "keywords", {})
+    ]
+    if not skipped:
+        return
+    plural = "" if len(skipped) == 1 else "s"
+    terminalreporter.write_sep("=", f"{len(skipped)} browser test{plural} skipped", yellow=True)
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        terminalreporter.write_line(f"SKIPPED {report.nodeid}: {reason}")

@@ -193,7 +193,7 @@ def test_base_failure_is_a_command_error_after_the_json_report():
     with pytest.raises(CommandError, match="it failed") as info:
         call_command(Sample(), "--outcome", "fail", "--json", stdout=out, stderr=StringIO())
     assert info.value.returncode == 1
-    assert json.loads(out.getvalue()) == {"done": 1, "ok": False}
+    assert json.loads(out.getvalue()) == {"done": 1, "ok": False, "error": "it failed"}
 
 
 def test_base_configuration_error_is_a_command_error_not_a_traceback():
@@ -202,8 +202,14 @@ def test_base_configuration_error_is_a_command_error_not_a_traceback():
 
 
 def test_base_json_with_subcommands_before_or_after():
-    assert json.loads(sample("list", "--json", command=Grouped)[0]) == {"action": "list"}
-    assert json.loads(sample("--json", "sync", command=Grouped)[0]) == {"action": "sync"}
+    assert json.loads(sample("list", "--json", command=Grouped)[0]) == {
+        "action": "list",
+        "ok": True,
+    }
+    assert json.loads(sample("--json", "sync", command=Grouped)[0]) == {
+        "action": "sync",
+        "ok": True,
+    }
     assert sample("sync", command=Grouped)[0] == "sync done\n"
 
 

@@ -25,7 +25,13 @@ from django.urls import reverse
 from django_podio import get_client, items
 from django_podio.models import PodioConnection
 
-from .browser.demo_process import DEMO_SCRIPT, free_pair, running_demo
+from .browser.demo_process import (
+    DEMO_SCRIPT,
+    DemoProcess,
+    clean_environment,
+    free_pair,
+    running_demo,
+)
 from .conftest import authorize, callback_path, login_with_podio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -395,11 +401,12 @@ BROWSER_TEST = "tests/browser/test_demo_script.py"
 
 @pytest.mark.parametrize("ci", ["1", ""], ids=["CI", "laptop"])
 def test_browser_tests_fail_in_ci_and_skip_locally_without_chromium(tmp_path, ci):
-    """Chromium is looked up on PATH; a PATH without it fails under CI and skips elsewhere."""
+    """Chromium is looked up on PATH; a PATH without it fails under CI and skips elsewhere,
+    and the summary names the skipped test and why without being asked (no ``-rs``)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_TEST_NAME")}
     env.update(PATH=str(tmp_path), CI=ci)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", BROWSER_TEST, "-p", "no:cacheprovider", "-rs", "-q"],
+        [sys.executable, "-m", "pytest", BROWSER_TEST, "-p", "no:cacheprovider", "-q"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -412,7 +419,9 @@ def test_browser_tests_fail_in_ci_and_skip_locally_without_chromium(tmp_path, ci
         assert "1 error" in output and "CI is set" in output
     else:
         assert result.returncode == 0, output
-        assert "1 skipped" in output and "no chromium on PATH" in output
+        assert "1 skipped" in output
+        summary = output[output.index("1 browser test skipped") :]
+        assert f"SKIPPED {BROWSER_TEST}::" in summary and "no chromium on PATH" in summary
 
 
 @pytest.mark.django_db
@@ -460,3 +469,89 @@ def test_dead_tokens_show_as_such_with_a_reconnect_button(client, fake, demo):
     assert PodioConnection.objects.get().status == "active"
     again = client.get("/dashboard/").content.decode()
     assert "30 items, read from Podio, live" in again and "Reconnect Podio" not in again
+
+
+# ------------------------------------------------------------------ make demo, restarted
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
+def _log_in(site: requests.Session, url: str) -> str:
+    """Click "Log in with Podio", allow at the fake's consent page; return the dashboard."""
+    home = site.get(f"{url}/", timeout=10).text
+    action = re.search(r'<form[^>]*action="([^"]*podio/login[^"]*)"', home).group(1)
+    start = site.post(
+        url + action.replace("&amp;", "&"),
+        data={"csrfmiddlewaretoken": _csrf(home)},
+        headers={"Referer": f"{url}/"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    consent = requests.get(start.headers["Location"], timeout=10)
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', consent.text))
+    target = re.search(r'<form[^>]*action="([^"]+)"', consent.text).group(1)
+    fake = re.match(r"https?://[^/]+", start.headers["Location"]).group(0)
+    allowed = requests.post(
+        fake + target if target.startswith("/") else target,
+        data={**form, "decision": "allow"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    return site.get(allowed.headers["Location"], timeout=30).text
+
+
+def _edit_newest_item(site: requests.Session, url: str, dashboard: str) -> str:
+    app_id = re.search(r'name="app_id" value="(\d+)"', dashboard).group(1)
+    page = site.post(
+        f"{url}/dashboard/edit-in-podio/",
+        data={"csrfmiddlewaretoken": _csrf(dashboard), "app_id": app_id},
+        headers={"Referer": f"{url}/dashboard/"},
+        timeout=60,
+    )
+    assert page.status_code == 200
+    return page.text
+
+
+def test_a_restarted_demo_re_syncs_with_its_fresh_fake(tmp_path):
+    """Issue 18, point 6: ``make demo`` again on the same database with a fresh fake Podio,
+    and "Edit the newest item in Podio" still brings the edit into the cache by webhook."""
+    first = DemoProcess(tmp_path)
+    try:
+        first.wait_ready()
+        with requests.Session() as site:
+            dashboard = _log_in(site, first.url)
+            command = re.search(r'id="fetch-command">([^<]+)<', dashboard).group(1)
+            argv = command.replace("&#x27;", "'").split("manage.py", 1)[1].split()
+            cached = subprocess.run(
+                [sys.executable, "manage.py", *argv],
+                cwd=EXAMPLE_PROJECT,
+                env={
+                    **clean_environment(),
+                    "DEMO_DATABASE": first.database,
+                    "DJANGO_SETTINGS_MODULE": "demo.settings",
+                    "PODIO_FAKE_URL": f"http://127.0.0.1:{first.port + 1}",
+                },
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert cached.returncode == 0, cached.stderr
+            dashboard = site.get(f"{first.url}/dashboard/", timeout=30).text
+            assert "its webhook brought revision 1" in _edit_newest_item(site, first.url, dashboard)
+    finally:
+        assert first.stop() == 0
+
+    second = DemoProcess(tmp_path)  # the same database file, a fresh fake
+    try:
+        second.wait_ready()
+        with requests.Session() as site:
+            dashboard = _log_in(site, second.url)
+            assert "read from the local cache" in dashboard
+            edited = _edit_newest_item(site, second.url, dashboard)
+            assert "its webhook brought revision 1" in edited, edited[:3000]
+        resynced = "app 20001: re-synced with this fake Podio (1 hooks, items cached again)"
+        assert resynced in second.output()
+    finally:
+        assert second.stop() == 0

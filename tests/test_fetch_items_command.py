@@ -110,7 +110,7 @@ def test_podio_failure_exits_1_with_a_summary(fake, app, app_connection, podio_s
     [
         (["--since", "soon"], "Cannot read"),
         (["--since", "last"], "needs --store"),
-        (["--concurrency", "9"], "between 1 and 8"),
+        (["--concurrency", "9"], "from 1 to 8"),
     ],
 )
 def test_bad_options(app_connection, args, message):

@@ -5,17 +5,27 @@ is a small one: ``enqueue`` sends one Celery message naming the task, and the Ce
 :func:`run_task` below imports and runs it in the worker. ``run_after`` becomes Celery's
 ``eta``, so a rate-limited task that re-enqueues itself waits in the broker, not in a worker.
 
-Set-up in the host project (Celery already configured the usual way, e.g. ``proj/celery.py``
-with ``app.config_from_object("django.conf:settings", namespace="CELERY")``)::
+Set-up in the host project, Celery configured as Celery's Django guide does it (the recipe in
+docs/tasks.rst, run as pasted by the test suite)::
 
     TASKS = {"default": {"BACKEND": "django_podio.contrib.celery.CeleryBackend"}}
-    # proj/celery.py, after creating the app:
+    CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
+    # proj/celery.py: app = Celery("proj"), app.config_from_object(..., namespace="CELERY"),
     import django_podio.contrib.celery  # noqa: F401  (registers run_task with the app)
 
-then run ``celery -A proj worker``. ``OPTIONS`` may name the Celery app as a dotted path
-(``{"APP": "proj.celery.app"}``; default: Celery's current app) and a Celery queue for every
-task (``{"QUEUE": "podio"}``; default: the task's ``queue_name`` when it is not
-``"default"``, else Celery's default queue).
+then run ``celery -A proj worker``.
+
+**The app is never guessed.** ``OPTIONS["APP"]`` names it as a dotted path
+(``"proj.celery.app"``); without it the backend finds the app as ``celery -A proj`` does,
+``proj`` being the package of the settings module (``proj.settings``): ``proj.app``,
+``proj.celery`` or the module ``proj/celery.py``. Celery's own fallback app (the one
+``celery.current_app`` gives a thread that has no app, with the broker ``amqp://localhost``)
+is never used, and an app without a ``broker_url`` is refused: either would send the tasks
+where no worker reads them while reporting success. Both are the system check error
+``django_podio.E020`` and fail every enqueue with ``ImproperlyConfigured``.
+
+``OPTIONS["QUEUE"]`` names one Celery queue for every task (default: the task's
+``queue_name`` when it is not ``"default"``, else Celery's default queue).
 
 ``enqueue`` sends the message at once, not when the caller's transaction commits: inside
 ``atomic()`` (or ``ATOMIC_REQUESTS``) enqueue from ``transaction.on_commit`` so a worker never
@@ -33,7 +43,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from celery import current_app, shared_task
+from celery import Celery, shared_task
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -67,12 +80,41 @@ class CeleryBackend(_backends.BaseTaskBackend):
     supports_get_result = False
     supports_priority = False
 
-    def _app(self) -> Any:
-        path = self.options.get("APP")
-        return import_string(path) if path else current_app
+    def __init__(self, alias: str, params: dict) -> None:
+        super().__init__(alias, params)
+        self._celery_app: Celery | None = None
+
+    def _app(self) -> Celery:
+        """The project's Celery app, with a broker; ``ImproperlyConfigured`` otherwise."""
+        if self._celery_app is None:
+            app = find_project_app(self.options.get("APP"))
+            if not (app.conf.broker_write_url or app.conf.broker_url):
+                raise ImproperlyConfigured(
+                    f"The Celery app {app.main!r} has no broker_url: set CELERY_BROKER_URL "
+                    "(read by app.config_from_object('django.conf:settings', "
+                    "namespace='CELERY')). Celery would send the tasks to amqp://localhost."
+                )
+            self._celery_app = app
+        return self._celery_app
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        messages = list(super().check(**kwargs))
+        try:
+            self._app()
+        except ImproperlyConfigured as error:
+            messages.append(
+                checks.Error(
+                    str(error),
+                    hint="See 'With Celery' in django-podio's docs/tasks.rst.",
+                    obj=f"TASKS[{self.alias!r}]",
+                    id="django_podio.E020",
+                )
+            )
+        return messages
 
     def enqueue(self, task: Any, args: Any, kwargs: Any) -> Any:
         self.validate_task(task)
+        app = self._app()
         result = _base.TaskResult(
             task=task,
             id=str(uuid.uuid4()),
@@ -90,7 +132,7 @@ class CeleryBackend(_backends.BaseTaskBackend):
         queue = self.options.get("QUEUE")
         if queue is None and task.queue_name != _base.DEFAULT_TASK_QUEUE_NAME:
             queue = task.queue_name
-        self._app().send_task(
+        app.send_task(
             TASK_NAME,
             args=[task.module_path, self.alias, result.id, result.args, result.kwargs],
             task_id=result.id,
@@ -98,6 +140,49 @@ class CeleryBackend(_backends.BaseTaskBackend):
             queue=queue,
         )
         return result
+
+
+def find_project_app(path: str | None) -> Celery:
+    """The Celery app at the dotted ``path``, or the project's, found as ``celery -A`` does.
+
+    Without ``path`` the project is the package of the settings module (``proj`` for
+    ``proj.settings``), searched with Celery's own ``find_app``: ``proj.app``, ``proj.celery``,
+    then the module ``proj/celery.py``. Never ``celery.current_app``: in a thread where the
+    project's app was not made current (a web server's request threads), that is Celery's
+    fallback app, whose broker is ``amqp://localhost``.
+    """
+    from importlib import import_module
+
+    from celery.app.utils import find_app
+
+    if path:
+        where = f'OPTIONS["APP"] = {path!r}'
+        try:
+            app = import_string(path)
+        except ImportError as error:
+            raise ImproperlyConfigured(f"{where} cannot be imported: {error}") from None
+    else:
+        module = getattr(settings, "SETTINGS_MODULE", None) or ""
+        project = module.rpartition(".")[0]
+        where = f"the project package {project!r}"
+        hint = (
+            "Create proj/celery.py as Celery's Django guide shows, or name the app in "
+            'TASKS[...]["OPTIONS"]["APP"] (e.g. "proj.celery.app").'
+        )
+        if not project:
+            raise ImproperlyConfigured(
+                f"No Celery app: the settings module {module!r} is not inside a package. {hint}"
+            )
+        try:
+            app = find_app(project, imp=import_module)
+        except (ImportError, AttributeError):
+            raise ImproperlyConfigured(
+                f"No Celery app found in {where} (no {project}.app, {project}.celery or "
+                f"{project}/celery.py with a Celery app). {hint}"
+            ) from None
+    if not isinstance(app, Celery):
+        raise ImproperlyConfigured(f"{where} is {type(app).__name__}, not a Celery app.")
+    return app
 
 
 @shared_task(name=TASK_NAME)

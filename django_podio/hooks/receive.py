@@ -65,7 +65,7 @@ def hook_view(request: HttpRequest, secret: str) -> HttpResponse:
     if content_type != FORM_TYPE:
         return _quiet(HttpResponse("Form-encoded only", status=415, content_type="text/plain"))
     try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        length = int(request.headers.get("content-length") or 0)
     except ValueError:
         length = 0
     if length > MAX_BODY_BYTES:

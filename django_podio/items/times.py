@@ -10,22 +10,40 @@ from typing import Any
 SINCE_MARGIN = timedelta(minutes=5)
 
 
+#: The earliest ``since`` accepted: Podio holds nothing older, and earlier dates only reach
+#: the ends of the calendar, where converting between time zones overflows.
+EARLIEST_SINCE = datetime(1970, 1, 1, tzinfo=UTC)
+#: How far ahead of now a ``since`` may lie (a local time written without its offset and read
+#: as UTC); anything later is a typo that would silently select nothing.
+SINCE_SLACK = timedelta(days=1)
+
+
 def parse_since(text: str) -> datetime:
     """An aware UTC datetime from ISO 8601 or Podio's ``YYYY-MM-DD HH:MM:SS`` (taken as UTC).
 
-    A bare date means its midnight, UTC.
+    A bare date means its midnight, UTC. Raises ``ValueError`` (never ``OverflowError``) for
+    text that is not a time, or a time before 1970 or after tomorrow: a command line that
+    names the ends of the calendar gets a message, not a traceback.
     """
     value = text.strip()
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
     try:
-        moment = datetime.fromisoformat(value)
+        moment = as_utc(datetime.fromisoformat(value))
     except ValueError:
         raise ValueError(
             f"Cannot read {text!r} as a date and time: use ISO 8601 "
             "(2024-05-01T12:00:00Z) or 'YYYY-MM-DD HH:MM:SS' (UTC)."
         ) from None
-    return as_utc(moment)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is past the end of the calendar
+        moment = None
+    latest = datetime.now(UTC) + SINCE_SLACK
+    if moment is None or not EARLIEST_SINCE <= moment <= latest:
+        raise ValueError(
+            f"{text!r} is out of range: a time between {EARLIEST_SINCE:%Y-%m-%d} and "
+            f"{latest:%Y-%m-%d} (UTC) is expected."
+        )
+    return moment
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -1,18 +1,23 @@
 """Pytest fixtures for projects that use django-podio: a fake Podio per test.
 
-Registered as the ``django_podio`` pytest11 entry point. Django is imported lazily and only if
-settings are configured, so the plugin is harmless in projects (or runs) without Django.
+Registered as the ``django_podio`` pytest11 entry point, so pytest imports this module at
+every start of every project that installs django-podio, whether or not a test asks for the
+fixture: it imports nothing but pytest at that point. The fake (its HTTP server and state) is
+imported when a fixture is first set up; Django only then, and only if settings are
+configured, so the plugin is harmless in projects (or runs) without Django.
+tests/test_pytest_plugin.py guards both.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .server import FakePodio
+if TYPE_CHECKING:
+    from .server import FakePodio
 
 
 def _django_settings() -> Any:
@@ -44,6 +49,8 @@ def _configured_credentials(settings: Any) -> tuple[str, str] | None:
 @pytest.fixture
 def fake_podio(request: pytest.FixtureRequest) -> Iterator[FakePodio]:
     """A started FakePodio; with Django configured, ``settings.PODIO`` points at it."""
+    from .server import FakePodio
+
     settings = _django_settings()
     credentials = _configured_credentials(settings) if settings is not None else None
     fake = FakePodio(*credentials) if credentials else FakePodio()
@@ -75,5 +82,7 @@ def fake_podio(request: pytest.FixtureRequest) -> Iterator[FakePodio]:
 @pytest.fixture(scope="session")
 def fake_podio_server() -> Iterator[FakePodio]:
     """One FakePodio for a whole session (no settings override): for suites that share data."""
+    from .server import FakePodio
+
     with FakePodio() as fake:
         yield fake

@@ -24,6 +24,7 @@ from django_podio.models import PodioConnection
 
 from ..processes import child_database_env
 from . import workers
+from .interrupt import interruptible
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -183,7 +184,8 @@ def test_ctrl_c_leaves_no_connection_half_written(fake, django_user_model):
     fake.reset_log()
     fake.latency = 0.05
     env = {**os.environ, **child_env(fake)}
-    command = [sys.executable, "-m", "django", "podio_refresh", "--concurrency", "2"]
+    # The child takes SIGINT as KeyboardInterrupt even when this shell ignores it (interrupt.py).
+    command = interruptible([sys.executable, "-m", "django", "podio_refresh", "--concurrency", "2"])
     host = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

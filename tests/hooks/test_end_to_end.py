@@ -222,7 +222,7 @@ def test_verify_and_delete_commands(site):
     hook = PodioHook.objects.get()
     with site.fake.held_deliveries():
         out = json.loads(run("verify", str(hook.hook_id), "--json"))
-        assert out == {"hook_id": hook.hook_id, "requested": True}
+        assert out == {"hook_id": hook.hook_id, "requested": True, "ok": True}
         assert PodioHook.objects.get().status == PodioHook.Status.PENDING
         assert site.fake.hooks[hook.hook_id].status == "inactive"
     wait_until(lambda: PodioHook.objects.get().status == PodioHook.Status.ACTIVE)

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from ... import tokens
 from ...exceptions import InvalidGrant, PodioError
+from ..arguments import checked, podio_id
 from ..base import PodioCommand
 
 
@@ -23,13 +24,13 @@ class Command(PodioCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "app_id",
-            type=int,
+            type=podio_id,
             metavar="APP_ID",
             help="The Podio app id (in the app's settings, under Developer).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        app_id = options["app_id"]
+        app_id = checked("APP_ID", podio_id, options["app_id"])
         app_token = os.environ.get("PODIO_APP_TOKEN", "").strip()
         if not app_token:
             if not sys.stdin.isatty():

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from ... import items, tokens
 from ...exceptions import SyncAlreadyRunning
+from ..arguments import checked, fetch_concurrency, podio_id, since_or_last
 from ..base import PodioCommand, plural
 
 
@@ -23,7 +24,7 @@ class Command(PodioCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "app_id",
-            type=int,
+            type=podio_id,
             metavar="APP_ID",
             help="The Podio app whose items to fetch (its id, from the app's Developer page).",
         )
@@ -49,13 +50,14 @@ class Command(PodioCommand):
         )
         parser.add_argument(
             "--since",
+            type=since_or_last,
             metavar="DATETIME",
             help="Only items edited since then: ISO 8601 or 'YYYY-MM-DD HH:MM:SS' (UTC); "
             "with --store, 'last' means since the previous completed sync.",
         )
         parser.add_argument(
             "--concurrency",
-            type=int,
+            type=fetch_concurrency,
             default=1,
             metavar="N",
             help="Pages fetched in parallel (1-8, default 1: constant memory). Helps on slow "
@@ -74,31 +76,28 @@ class Command(PodioCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        app_id = options["app_id"]
+        options["app_id"] = app_id = checked("APP_ID", podio_id, options["app_id"])
+        options["concurrency"] = checked("--concurrency", fetch_concurrency, options["concurrency"])
         store = options["store"]
         output = options["output"]
-        if not 1 <= options["concurrency"] <= 8:
-            raise CommandError("--concurrency must be between 1 and 8")
+        to_stdout = output == "-" or (output is None and not store)
+        # stdout carries nothing but items when they go there: the report goes to stderr.
+        report_to = self.stderr if to_stdout else self.stdout
+        self.json_stream = report_to
         since: Any = options["since"]
+        if since is not None:
+            since = checked("--since", since_or_last, since)
         if since == "last" and not store:
             raise CommandError("--since last needs --store")
-        if since not in (None, "last"):
-            try:
-                since = items.parse_since(since)
-            except ValueError as error:
-                raise CommandError(str(error)) from None
         if options["enqueue"]:
             self._enqueue(options, since)
             return
-        to_stdout = output == "-" or (output is None and not store)
         if not to_stdout and output is not None:
             try:
                 items.check_output_path(output)
             except ValueError as error:
                 raise CommandError(f"--output: {error}") from None
         target: Any = self.stdout if to_stdout else output
-        # stdout carries nothing but items when they go there: the report goes to stderr.
-        report_to = self.stderr if to_stdout else self.stdout
         client = self._client(options)
         terminal = self.progress_stream()
         progress = _Progress(terminal) if terminal else None

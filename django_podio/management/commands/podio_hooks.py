@@ -10,9 +10,10 @@ from django.core.management.base import CommandError, CommandParser
 from ... import hooks, tokens
 from ...exceptions import ConnectionNotFound, DjangoPodioError
 from ...hooks.secret import masked_url
-from ...items import parse_since
 from ...models import PodioHook
-from ..base import PodioCommand, add_json_argument
+from ..arguments import checked, podio_id
+from ..arguments import since as since_argument
+from ..base import PodioCommand
 
 
 class Command(PodioCommand):
@@ -27,7 +28,7 @@ class Command(PodioCommand):
             dest="action", required=True, metavar="ACTION", help="What to do (see each --help)."
         )
         sync = actions.add_parser("sync", help="Create the app's missing hooks (idempotent).")
-        sync.add_argument("app_id", type=int, metavar="APP_ID", help="The Podio app to hook.")
+        sync.add_argument("app_id", type=podio_id, metavar="APP_ID", help="The Podio app to hook.")
         who = sync.add_mutually_exclusive_group(required=True)
         who.add_argument("--user", metavar="USERNAME", help="Use this user's Podio connection.")
         who.add_argument("--app", action="store_true", help="Use the app's own connection.")
@@ -38,21 +39,26 @@ class Command(PodioCommand):
         )
         listing = actions.add_parser("list", help="Show the hooks (of one app).")
         listing.add_argument(
-            "app_id", type=int, nargs="?", metavar="APP_ID", help="Only this app's hooks."
+            "app_id", type=podio_id, nargs="?", metavar="APP_ID", help="Only this app's hooks."
         )
         delete = actions.add_parser("delete", help="Delete a hook in Podio and here.")
-        delete.add_argument("hook_id", type=int, metavar="HOOK_ID", help="Podio's hook id.")
+        delete.add_argument("hook_id", type=podio_id, metavar="HOOK_ID", help="Podio's hook id.")
         verify = actions.add_parser("verify", help="Ask Podio to send hook.verify again.")
-        verify.add_argument("hook_id", type=int, metavar="HOOK_ID", help="Podio's hook id.")
+        verify.add_argument("hook_id", type=podio_id, metavar="HOOK_ID", help="Podio's hook id.")
         actions.add_parser("process", help="Process every pending or due event.")
         replay = actions.add_parser("replay", help="Process stored events again.")
         replay.add_argument("--failed", action="store_true", help="Only the failed events.")
-        replay.add_argument("--since", metavar="DATETIME", help="Only events received since.")
-        for sub in (sync, listing, delete, verify, replay, actions.choices["process"]):
-            add_json_argument(sub, subcommand=True)
+        replay.add_argument(
+            "--since", type=since_argument, metavar="DATETIME", help="Only events received since."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
+        for name in ("app_id", "hook_id"):
+            if options.get(name) is not None:
+                options[name] = checked(name.upper(), podio_id, options[name])
+        if options.get("since") is not None:
+            options["since"] = checked("--since", since_argument, options["since"])
         try:
             result, ok, text = getattr(self, f"_{action}")(options)
         except (CommandError, ConnectionNotFound):
@@ -122,13 +128,7 @@ class Command(PodioCommand):
         return self._report(hooks.process_pending())
 
     def _replay(self, options: dict[str, Any]) -> tuple[Any, bool, str]:
-        since = None
-        if options["since"]:
-            try:
-                since = parse_since(options["since"])
-            except ValueError as error:
-                raise CommandError(str(error)) from None
-        return self._report(hooks.replay(failed_only=options["failed"], since=since))
+        return self._report(hooks.replay(failed_only=options["failed"], since=options["since"]))
 
     # Helpers ---------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from ... import conf, tokens
+from ..arguments import MAX_REFRESH_CONCURRENCY, checked, refresh_concurrency, within_seconds
 from ..base import PodioCommand, plural
 
 
@@ -19,17 +20,17 @@ class Command(PodioCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--within",
-            type=int,
+            type=within_seconds,
             default=None,
             metavar="SECONDS",
             help="Refresh tokens expiring within this many seconds (default: REFRESH_MARGIN).",
         )
         parser.add_argument(
             "--concurrency",
-            type=int,
+            type=refresh_concurrency,
             default=None,
             metavar="N",
-            help="Parallel refreshes (default: REFRESH_CONCURRENCY).",
+            help=f"Parallel refreshes, 1-{MAX_REFRESH_CONCURRENCY} (default: REFRESH_CONCURRENCY).",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="List what would be refreshed; change nothing."
@@ -48,8 +49,8 @@ class Command(PodioCommand):
             if options["concurrency"] is None
             else options["concurrency"]
         )
-        if within < 0 or concurrency < 1:
-            raise CommandError("--within must be >= 0 and --concurrency >= 1")
+        within = checked("--within", within_seconds, within)
+        concurrency = checked("--concurrency", refresh_concurrency, concurrency)
         if options["dry_run"]:
             if options["enqueue"]:
                 raise CommandError("--dry-run and --enqueue exclude each other")
@@ -58,6 +59,7 @@ class Command(PodioCommand):
         if options["enqueue"]:
             from ... import tasks
 
+            tasks.check_backend()  # at once, whether or not anything is due
             count = tasks.enqueue_due(within)
             self.finish(
                 {"enqueued": count, "within": within, "ok": True},
