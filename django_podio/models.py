@@ -57,6 +57,9 @@ class PodioConnection(models.Model):
 
     class Meta:
         verbose_name = "Podio connection"
+        # Refreshing spends a refresh token at Podio (a grant per row), so it is a right of
+        # its own: neither viewing nor changing a row implies it (the admin's refresh_now).
+        permissions = [("refresh_podioconnection", "Can refresh Podio connections")]
         indexes = [models.Index(fields=["status", "expires_at"], name="podio_conn_status_expiry")]
         constraints = [
             models.CheckConstraint(
