@@ -11,6 +11,10 @@ import logging
 import re
 
 _SECRETISH = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{24,}(?![A-Za-z0-9_\-])")
+# A long lower-case word (``sociallogin_from_response``, ``django-podio-hooks``) is a name in a
+# traceback or a slug, not a secret: a random token of 24 characters has no upper-case letter
+# and no digit once in about 10**9 draws.
+_WORDISH = re.compile(r"[a-z_\-]+")
 _FERNET = re.compile(r"gAAAAA[A-Za-z0-9_\-=]+")
 _AUTH_HEADER = re.compile(r"((?:OAuth2|Bearer)\s+)\S+", re.IGNORECASE)
 # Query and form parameters that carry a credential whatever its length (an authorization
@@ -30,7 +34,11 @@ def redact(text: str) -> str:
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
     text = _SECRET_PARAM.sub(lambda m: m.group(1) + MASK, text)
     text = _FERNET.sub(MASK, text)
-    return _SECRETISH.sub(MASK, text)
+    return _SECRETISH.sub(_mask_unless_a_word, text)
+
+
+def _mask_unless_a_word(match: re.Match[str]) -> str:
+    return match.group(0) if _WORDISH.fullmatch(match.group(0)) else MASK
 
 
 class MaskedDict(dict):
