@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import traceback
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from .redaction import MASK, redact
 
@@ -73,7 +73,7 @@ class frames_cut:
         kind: type[BaseException] | None,
         error: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
+    ) -> Literal[False]:
         if error is None or not isinstance(error, Exception) or isinstance(error, self.expected):
             return False
         self.logger.error(

@@ -81,8 +81,8 @@ def take(request: HttpRequest, data: Any) -> None:
         ),
     )
     masked = json.dumps(data).encode()
-    request._body = masked  # type: ignore[attr-defined]  # what request.body returns from now
-    request._stream = BytesIO(masked)  # type: ignore[attr-defined]
+    request._body = masked  # what request.body returns from now on
+    request._stream = BytesIO(masked)
 
 
 def tokens_for(request: HttpRequest, token: dict[str, Any]) -> PostedTokens:
@@ -135,7 +135,7 @@ def install() -> bool:
 
     setattr(_parse_json, _INSTALLED, True)
     _parse_json.__doc__ = "allauth's body parsing, then django-podio's masking of the tokens."
-    ProviderTokenView._parse_json = _parse_json  # type: ignore[method-assign]
+    ProviderTokenView._parse_json = _parse_json  # type: ignore[method-assign,unused-ignore]
     return True
 
 

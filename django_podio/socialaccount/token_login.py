@@ -199,7 +199,7 @@ def _claimed_login(
     try:
         with PodioClient(browser.access_token) as client:
             profile = client.get_user_status()
-        return provider.sociallogin_from_response(request, profile)  # type: ignore[no-any-return]
+        return provider.sociallogin_from_response(request, profile)  # type: ignore[no-any-return,unused-ignore]
     except PodioError as error:
         logger.info("Podio token login: who the tokens belong to is not known yet (%s)", error)
         return None
