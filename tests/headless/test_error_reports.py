@@ -127,9 +127,17 @@ def failure(request, settings, podio_settings, monkeypatch):
         yield name, around
 
 
-@pytest.mark.parametrize("failure", list(CASES), indirect=True)
+@pytest.mark.parametrize(
+    ("failure", "kind"),
+    [(name, "browser") for name in CASES]
+    # The app API (mobile front ends) goes through the same view with its own session.
+    + [(name, "app") for name in ("app_row_unreadable", "rate_limit_cache_down")]
+    + [("store_database_down", "app")],
+    indirect=["failure"],
+)
 def test_no_secret_in_any_report_of_a_failed_token_login(
     failure,
+    kind,
     fake,
     settings,
     token_auth,
@@ -149,7 +157,7 @@ def test_no_secret_in_any_report_of_a_failed_token_login(
         fragment = client_side_flow(fake, our_client_id)
         fragments.append(fragment)
         with around():
-            return post_token(browser, token_body(fragment, our_client_id))
+            return post_token(browser, token_body(fragment, our_client_id), kind)
 
     response, page, mails = render_both(settings, send)
 

@@ -549,3 +549,19 @@ def post_json(browser, body: dict, kind: str = "browser"):
         data=json.dumps(body),
         content_type="application/json",
     )
+
+
+def test_connect_that_needs_reauthentication_spends_nothing(
+    client, fake, settings, token_auth, our_client_id
+):
+    """allauth asks a user who signed in a while ago to reauthenticate before connecting."""
+    settings.SOCIALACCOUNT_REAUTHENTICATION_REQUIRED = True
+    grace = User.objects.create_user("grace", "grace@example.org", "pw-123456")
+    client.force_login(grace)  # no recent authentication recorded
+    fragment = client_side_flow(fake, our_client_id)
+    fake.reset_log()
+    response = post_json(client, token_body(fragment, our_client_id, process="connect"))
+    assert response.status_code == 401, response.content[:300]
+    assert fake.requests == []
+    assert not SocialAccount.objects.exists()
+    assert still_works(fake, fragment, our_client_id)

@@ -162,3 +162,55 @@ def test_runserver_logs_no_code_and_no_hook_secret(runserver, fake):
     assert fake.codes, "the fake issued a code"
     assert find_leaks(secrets, runserver_log=output) == {}, output
     assert "code=abc" not in output
+
+
+# What the filter masks ----------------------------------------------------------------------
+
+
+def test_redact_masks_secret_shapes_and_credential_parameters():
+    import secrets as random_secrets
+
+    from django_podio.redaction import redact
+
+    hook = random_secrets.token_urlsafe(24)
+    token = random_secrets.token_hex(20)
+    text = redact(
+        f"GET /accounts/podio/login/callback/?code=abc&state=s1 /podio/hooks/{hook}/ "
+        f"Authorization: OAuth2 short token={token}&refresh_token=r1#access_token=a1"
+    )
+    for secret in (hook, token, "code=abc", "OAuth2 short", "refresh_token=r1", "access_token=a1"):
+        assert secret not in text, (secret, text)
+    assert "state=s1" in text and "/podio/hooks/" in text
+
+
+def test_redact_keeps_long_names_readable():
+    from django_podio.redaction import redact
+
+    line = 'File "allauth/socialaccount/providers/base/provider.py", in sociallogin_from_response'
+    assert redact(line) == line
+    assert redact("csrftoken=abc zipcode=1234 error_code=x") == "csrftoken=abc zipcode=1234 error_code=x"
+
+
+def test_frames_cut_keeps_the_error_and_drops_the_frames_below(caplog):
+    from django_podio.hidden import Hidden, frames_cut
+    from django_podio.redaction import get_logger
+
+    from ..reports import frame_variables
+
+    def deep(value):
+        body = {"client_secret": value}  # noqa: F841 - a plain secret in a frame's locals
+        raise RuntimeError(f"failed with {value}")
+
+    # Only ever inside the wrapper in this frame: the test's own frame is in the traceback.
+    hidden = Hidden("s3cr3t-" + "x1" * 16, "client secret")
+    with pytest.raises(RuntimeError) as raised:
+        with frames_cut(get_logger("django_podio.tests"), "Calling deep"):
+            deep(hidden.reveal())
+    assert raised.type is RuntimeError
+    recorded = frame_variables(raised.value)
+    assert hidden.reveal() not in recorded and "deep:" not in recorded
+    assert "failed with [redacted]" in recorded  # the message is kept, masked
+    assert repr(hidden) == "<client secret: [redacted]>"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Calling deep failed unexpectedly" in logged and "in deep" in logged
+    assert hidden.reveal() not in logged
