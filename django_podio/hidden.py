@@ -48,6 +48,36 @@ class Hidden(Generic[T]):
         raise TypeError("a Hidden secret is not pickled")
 
 
+class HiddenMapping:
+    """``[]``, ``get`` and ``in`` over secret values, for code that wants a dict (allauth's
+    ``parse_token`` reads the token answer so); its ``repr`` names the keys only.
+
+    Deliberately not a ``dict`` nor a ``Mapping``: trackers walk those item by item.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, **values: Any) -> None:
+        self._values = values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._values.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{key!r}: {MASK!r}" for key in self._values) + "}"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("hidden values are not pickled")
+
+
 class frames_cut:
     """Re-raise an unexpected exception without the frames below this block.
 

@@ -41,20 +41,6 @@ def _mask_unless_a_word(match: re.Match[str]) -> str:
     return match.group(0) if _WORDISH.fullmatch(match.group(0)) else MASK
 
 
-class MaskedDict(dict):
-    """A dict whose ``repr`` masks every value: for token answers handed to code we do not own.
-
-    Django's error reports print each frame's local variables with ``repr``; allauth keeps the
-    token answer in a local while it completes the login, so a failure there (a host's
-    receiver raising, a database error) would print the tokens. The keys stay visible.
-    """
-
-    def __repr__(self) -> str:
-        return "{" + ", ".join(f"{key!r}: {MASK!r}" for key in self) + "}"
-
-    __str__ = __repr__
-
-
 class RedactingFilter(logging.Filter):
     """A logging filter that masks secrets in a record's final message and traceback text.
 

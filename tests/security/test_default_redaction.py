@@ -188,7 +188,10 @@ def test_redact_keeps_long_names_readable():
 
     line = 'File "allauth/socialaccount/providers/base/provider.py", in sociallogin_from_response'
     assert redact(line) == line
-    assert redact("csrftoken=abc zipcode=1234 error_code=x") == "csrftoken=abc zipcode=1234 error_code=x"
+    assert (
+        redact("csrftoken=abc zipcode=1234 error_code=x")
+        == "csrftoken=abc zipcode=1234 error_code=x"
+    )
 
 
 def test_frames_cut_keeps_the_error_and_drops_the_frames_below(caplog):

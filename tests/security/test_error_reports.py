@@ -172,7 +172,9 @@ def leak_context(secrets: set[str], text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", VIEWS)
-def test_debug_page_and_admin_mail_show_no_secret(name, logged_in, fake, settings, admin_mail):
+def test_debug_page_and_admin_mail_show_no_secret(
+    name, logged_in, fake, settings, admin_mail, tracker
+):
     browser = Client(raise_request_exception=False)
     browser.cookies = logged_in.cookies
 
@@ -189,7 +191,7 @@ def test_debug_page_and_admin_mail_show_no_secret(name, logged_in, fake, setting
 
     secrets = fake.issued_secrets()
     assert len(secrets) >= 4
-    leaks = find_leaks(secrets, debug_page=page, admin_mail=report)
+    leaks = find_leaks(secrets, debug_page=page, admin_mail=report, tracker=tracker.text())
     assert leaks == {}, leak_context(secrets, page + report)
 
 
@@ -364,3 +366,68 @@ def test_a_bug_while_a_delivery_is_processed_after_the_response_shows_no_secret(
     assert_no_leak(
         hook_secrets(verify_delivery), admin_mail=mailed(), log=logged, tracker=tracker.text()
     )
+
+
+# The redirect login (authorization code) ------------------------------------------------------
+
+REDIRECT_CASES = {
+    # Inside the code exchange: client secret and code in the token request's frames.
+    "bug_in_the_code_exchange": "RecursionError",
+    # After it: the new pair exists, not yet stored or sealed by the receivers.
+    "account_lookup_database_down": "_lookup_by_socialaccount",
+    "store_database_down": "_capture",
+    "encryption_key_broken": "ImproperlyConfigured",
+    "host_receiver_bug": "broken_receiver",
+}
+
+
+def broken_receiver(**kwargs):
+    raise RuntimeError("the host's sign-up hook failed")
+
+
+@pytest.mark.parametrize("case", list(REDIRECT_CASES))
+def test_no_secret_in_any_report_of_a_failed_redirect_login(
+    case, fake, settings, podio_settings, admin_mail, tracker
+):
+    from contextlib import ExitStack, nullcontext
+
+    from allauth.account.signals import user_signed_up
+
+    from ..reports import assert_no_leak, database_fails, mailed
+    from ..scripted import scripted, too_deep_json
+
+    around = nullcontext
+    with ExitStack() as stack:
+        if case == "bug_in_the_code_exchange":
+            server = stack.enter_context(scripted(too_deep_json()))
+            podio_settings(TOKEN_URL=server.url + "/oauth/token")
+        elif case == "account_lookup_database_down":
+            around = lambda: database_fails("socialaccount_socialaccount")  # noqa: E731
+        elif case == "store_database_down":
+            around = lambda: database_fails("django_podio_podioconnection")  # noqa: E731
+        elif case == "encryption_key_broken":
+            settings.FIELD_ENCRYPTION_KEY = "not-a-fernet-key"
+        else:
+            user_signed_up.connect(broken_receiver, dispatch_uid="broken-redirect", weak=False)
+            stack.callback(user_signed_up.disconnect, dispatch_uid="broken-redirect")
+        attempts = []
+
+        def send():
+            # A Podio user new to the site each time: every attempt is a sign-up.
+            attempts.append(1)
+            fake.current_user = fake.add_user(mail=f"user{len(attempts)}@example.com")
+            browser = Client(raise_request_exception=False)
+            with around():
+                return login_with_podio(browser)
+
+        settings.DEBUG = True
+        page = send().content.decode()
+        settings.DEBUG = False
+        mail.outbox.clear()
+        response = send()
+    assert response.status_code == 500
+    assert "Local vars" in page and REDIRECT_CASES[case] in page
+    # The callback's ?code= is in its URL (spent by then): every other secret is looked for.
+    secrets = fake.issued_secrets() - set(fake.codes)
+    secrets |= {settings.SOCIALACCOUNT_PROVIDERS["podio"]["APP"]["secret"]}
+    assert_no_leak(secrets, debug_page=page, admin_mail=mailed(), tracker=tracker.text())
