@@ -11,6 +11,7 @@ out of any report when something unexpected fails there.
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
@@ -111,5 +112,6 @@ class frames_cut:
             self.what,
             "".join(traceback.format_exception(kind, error, tb)),
         )
-        error.args = tuple(redact(a) if isinstance(a, str) else a for a in error.args)
+        with contextlib.suppress(Exception):  # an exception whose args cannot be set
+            error.args = tuple(redact(a) if isinstance(a, str) else a for a in error.args)
         raise error.with_traceback(None) from None
