@@ -89,19 +89,27 @@ def _credentials(app: Any) -> AppCredentials:
     return AppCredentials(client_id=app.client_id, secret=app.secret)
 
 
-def bind_to_our_client(browser: posted.PostedTokens, app: Any, key: str) -> oauth.TokenResponse:
+def bind_to_our_client(
+    browser: posted.PostedTokens,
+    app: Any,
+    key: str,
+    earlier: oauth.TokenResponse | None = None,
+) -> oauth.TokenResponse:
     """Spend the browser's refresh token with our credentials; Podio refuses another client's.
 
     A 200 answer proves the token was issued to our client and hands us a new pair; the
     browser's refresh token is dead from then on, so each answer is kept (:mod:`.kept`) before
     anything else can fail. An answer without an access token (it still carries a refresh
-    token, see ``TokenResponse``) is spent once more to get one.
+    token, see ``TokenResponse``) is spent once more to get one, also when it is the
+    ``earlier`` answer an attempt before this one kept.
     """
     credentials = _credentials(app)
     with frames_cut(logger, "Binding a Podio token login", expected=ANSWERS):
         try:
-            answer = oauth.refresh(browser.refresh_token, credentials=credentials)
-            kept.keep(key, answer)
+            answer = earlier
+            if answer is None:
+                answer = oauth.refresh(browser.refresh_token, credentials=credentials)
+                kept.keep(key, answer)
             if not answer.access_token and answer.refresh_token:
                 answer = oauth.refresh(answer.refresh_token, credentials=credentials)
                 kept.keep(key, answer)
@@ -145,8 +153,8 @@ def verify_token(provider: Any, request: HttpRequest, token: dict[str, Any]) -> 
         claimed = _claimed_login(provider, request, browser)
         if claimed is not None:
             _refuse_if_sign_up_closed(request, claimed)
-    if answer is None:
-        answer = bind_to_our_client(browser, app, key)
+    if answer is None or not answer.access_token:
+        answer = bind_to_our_client(browser, app, key, earlier=answer)
     login = _bound_login(provider, request, app, answer)
     if claimed is not None and claimed.account.uid != login.account.uid:
         # The access token and the refresh token belong to different Podio users: decide

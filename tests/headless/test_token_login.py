@@ -565,3 +565,32 @@ def test_connect_that_needs_reauthentication_spends_nothing(
     assert fake.requests == []
     assert not SocialAccount.objects.exists()
     assert still_works(fake, fragment, our_client_id)
+
+
+def test_a_kept_answer_without_access_token_is_spent_on_the_retry(
+    client, fake, token_auth, our_client_id
+):
+    """The first grant answered without an access token, the second failed: the retry spends
+    the kept refresh token (not the browser's, which is dead) and signs in."""
+    answers = []
+
+    def first_without_access_token(body):
+        answers.append(body)
+        if len(answers) == 1:
+            body.pop("access_token")
+            # The next token request (the second grant) fails before Podio spends anything.
+            fake.add_fault("500", path="/oauth/token", count=1)
+        return body
+
+    fake.token_answer = first_without_access_token
+    fragment = client_side_flow(fake, our_client_id)
+    body = token_body(fragment, our_client_id)
+    status, payload = provider_token(client, body)
+    assert status == 400 and error_codes(payload) == ["invalid_token"], payload
+    assert len(answers) == 1 and nothing_created()
+    assert not still_works(fake, fragment, our_client_id)  # the browser's token is spent
+
+    status, payload = provider_token(client, body)
+    assert status == 200, payload
+    assert len(answers) == 2  # one more grant: the kept refresh token, spent now
+    assert PodioConnection.objects.get().refresh_token == answers[-1]["refresh_token"]
