@@ -71,7 +71,7 @@ nitpick_ignore_regex = [
     (r"py:class", r"(django_podio\.api\.transport\.)?Transport"),
     (r"py:class", r"django_podio\.testing\.state\..*"),
     # The type variable of a generic wrapper (``Hidden[T]``).
-    (r"py:class", r"django_podio\.hidden\.T"),
+    (r"py:.*", r"django_podio\.hidden\.T"),
     # Docstrings inside the package name their neighbours unqualified (``:func:`get_client```
     # in the module that defines it); that reads well in the source but has no target when
     # the reference page documents a selection of members.
