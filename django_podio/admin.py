@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 
 from . import tokens
 from .census import SECRET_COLUMNS, SecretState, row_states, with_raw_secrets
@@ -88,7 +89,13 @@ class PodioConnectionAdmin(admin.ModelAdmin):
     def save_related(self, request: Any, form: Any, formsets: Any, change: bool) -> None:
         """Nothing related is edited here either."""
 
-    @admin.action(description="Refresh the Podio tokens now")
+    def has_refresh_permission(self, request: Any) -> bool:
+        """``django_podio.refresh_podioconnection``: a refresh spends a grant at Podio."""
+        opts = self.opts
+        codename = get_permission_codename("refresh", opts)
+        return bool(request.user.has_perm(f"{opts.app_label}.{codename}"))
+
+    @admin.action(description="Refresh the Podio tokens now", permissions=["refresh"])
     def refresh_now(self, request: Any, queryset: Any) -> None:
         outcomes: dict[str, int] = {}
         for pk in list(queryset.values_list("pk", flat=True)):

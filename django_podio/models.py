@@ -52,10 +52,10 @@ class PodioConnection(models.Model):
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     failure_count = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
-    #: Grows by one each time a new token pair is stored (a refresh, a login, app auth): the
-    #: fence that tells a refresh whether the pair it spent is still the stored one.
+    #: Grows by one each time a new token pair is stored, by a refresh, a login or app auth.
+    #: It is the fence that tells a refresh whether the pair it spent is still the stored one.
     token_version = models.PositiveBigIntegerField(default=0, editable=False)
-    #: The refresh's lease (:mod:`django_podio.db`): who is asking Podio now, and until when.
+    #: The refresh's lease (``django_podio.db``): who is asking Podio now, and until when.
     lease_owner = models.CharField(max_length=32, blank=True, default="", editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -63,6 +63,9 @@ class PodioConnection(models.Model):
 
     class Meta:
         verbose_name = "Podio connection"
+        # Refreshing spends a refresh token at Podio (a grant per row), so it is a right of
+        # its own: neither viewing nor changing a row implies it (the admin's refresh_now).
+        permissions = [("refresh_podioconnection", "Can refresh Podio connections")]
         indexes = [models.Index(fields=["status", "expires_at"], name="podio_conn_status_expiry")]
         constraints = [
             models.CheckConstraint(
@@ -141,7 +144,7 @@ class PodioItemSync(models.Model):
     last_run_started_at = models.DateTimeField(null=True, blank=True)
     last_run_finished_at = models.DateTimeField(null=True, blank=True)
     last_full_run_finished_at = models.DateTimeField(null=True, blank=True)
-    #: The running sync's lease (:mod:`django_podio.db`): one sync per app, on every database.
+    #: The running sync's lease (``django_podio.db``): one sync per app, on every database.
     lease_owner = models.CharField(max_length=32, blank=True, default="", editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 

@@ -11,41 +11,47 @@ import logging
 import re
 
 _SECRETISH = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{24,}(?![A-Za-z0-9_\-])")
+# A long lower-case word (``sociallogin_from_response``, ``django-podio-hooks``) is a name in a
+# traceback or a slug, not a secret: a random token of 24 characters has no upper-case letter
+# and no digit once in about 10**9 draws.
+_WORDISH = re.compile(r"[a-z_\-]+")
 _FERNET = re.compile(r"gAAAAA[A-Za-z0-9_\-=]+")
 _AUTH_HEADER = re.compile(r"((?:OAuth2|Bearer)\s+)\S+", re.IGNORECASE)
+# Query and form parameters that carry a credential whatever its length (an authorization
+# code may be short): ``?code=…`` on the OAuth callback, tokens in a fragment or a form.
+_SECRET_PARAM = re.compile(
+    r"(?<![A-Za-z0-9_])((?:code|access_token|refresh_token|client_secret|app_token|token)=)"
+    r"[^&#\s\"'<>]+"
+)
+
 __all__ = ["MASK", "RedactingFilter", "redact"]
 
 #: What a masked secret is replaced with.
 MASK = "[redacted]"
+#: The loggers Django itself writes request paths to: ``runserver``'s access log and the
+#: 4xx/5xx reports (also the admins' mail subject). ``AppConfig.ready()`` filters both.
+DJANGO_LOGGERS = ("django.server", "django.request")
 
 
 def redact(text: str) -> str:
     """Return ``text`` with anything shaped like a token, code, secret or ciphertext masked."""
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
+    text = _SECRET_PARAM.sub(lambda m: m.group(1) + MASK, text)
     text = _FERNET.sub(MASK, text)
-    return _SECRETISH.sub(MASK, text)
+    return _SECRETISH.sub(_mask_unless_a_word, text)
 
 
-class MaskedDict(dict):
-    """A dict whose ``repr`` masks every value: for token answers handed to code we do not own.
-
-    Django's error reports print each frame's local variables with ``repr``; allauth keeps the
-    token answer in a local while it completes the login, so a failure there (a host's
-    receiver raising, a database error) would print the tokens. The keys stay visible.
-    """
-
-    def __repr__(self) -> str:
-        return "{" + ", ".join(f"{key!r}: {MASK!r}" for key in self) + "}"
-
-    __str__ = __repr__
+def _mask_unless_a_word(match: re.Match[str]) -> str:
+    return match.group(0) if _WORDISH.fullmatch(match.group(0)) else MASK
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that masks secrets in a record's final message.
+    """A logging filter that masks secrets in a record's final message and traceback text.
 
-    django-podio installs it on its own ``django_podio`` logger; host projects can add it to
-    any handler (``"()": "django_podio.redaction.RedactingFilter"``) to cover allauth, urllib3
-    and ``django.server`` (whose access log contains ``?code=`` on the OAuth callback).
+    django-podio installs it on its own ``django_podio`` loggers and, from
+    ``AppConfig.ready()``, on Django's ``django.server`` and ``django.request``. Host projects
+    can add it to any handler (``"()": "django_podio.redaction.RedactingFilter"``) to cover
+    other libraries too (allauth, urllib3).
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -56,6 +62,17 @@ class RedactingFilter(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatters print the traceback from ``exc_text`` when it is set: an exception
+            # message quoting a URL or a token is masked like the message. Set only when
+            # something was masked, so a handler's own traceback formatting stays otherwise.
+            try:
+                text = logging.Formatter().formatException(record.exc_info)
+            except Exception:
+                return True
+            masked = redact(text)
+            if masked != text:
+                record.exc_text = masked
         return True
 
 
@@ -68,3 +85,14 @@ def get_logger(name: str) -> logging.Logger:
     if not any(isinstance(f, RedactingFilter) for f in logger.filters):
         logger.addFilter(RedactingFilter())
     return logger
+
+
+def install_on_django_loggers() -> None:
+    """Filter Django's request loggers (idempotent: ``ready()`` may run more than once).
+
+    Only a filter is added to each logger: the host's handlers, levels and propagation are
+    left as its ``LOGGING`` made them. A filter on a logger acts on the records logged there
+    before any handler (or a parent's handler) sees them.
+    """
+    for name in DJANGO_LOGGERS:
+        get_logger(name)

@@ -19,7 +19,7 @@ Why the tasks look the way they do:
 * **Webhook events** are processed by ``process_hook_event`` when the host's default backend
   runs tasks elsewhere (:func:`uses_workers`); otherwise in the web process after the response.
 * **One sync per app**, whichever host runs it: a lease on the app's ``PodioItemSync`` row
-  (:mod:`django_podio.items.sync`), the same primitive as the refresh's, so it works on every
+  (``django_podio.items.sync``), the same primitive as the refresh's, so it works on every
   database, behind transaction poolers and on every OS. A sync enqueued while another runs
   returns at once; a dead worker's lease expires and the next sync resumes from its
   checkpoint.

@@ -73,7 +73,10 @@ nitpick_ignore_regex = [
     # Internals that public signatures mention (injectable transport, the fake's state base).
     (r"py:class", r"(django_podio\.api\.transport\.)?Transport"),
     (r"py:class", r"django_podio\.testing\.state\..*"),
+    (r"py:class", r"django_podio\.testing\.server\.Request"),
     (r"py:class", r"django_podio\.items\.cache\.Upserted"),
+    # The type variable of a generic wrapper (``Hidden[T]``).
+    (r"py:.*", r"django_podio\.hidden\.T"),
     # Docstrings inside the package name their neighbours unqualified (``:func:`get_client```
     # in the module that defines it); that reads well in the source but has no target when
     # the reference page documents a selection of members.
@@ -86,3 +89,8 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
 autodoc_default_options = {"undoc-members": False, "show-inheritance": True}
+
+# "More than one target found" for a bare builtin name such as ``type`` in a signature, when the
+# reference also documents attributes named ``type`` (``PodioHookEvent.type``). Broken
+# references are still errors (ref.class, ref.mod, ref.func and the rest).
+suppress_warnings = ["ref.python"]

@@ -51,7 +51,10 @@ class ScriptedServer:
                 with server._lock:
                     server.requests.append(Seen(self.command, self.path, dict(self.headers)))
                     answer = server.script.pop(0) if len(server.script) > 1 else server.script[0]
-                body = b"" if answer.body is None else json.dumps(answer.body).encode()
+                if isinstance(answer.body, bytes):  # sent as is (JSON no parser can read)
+                    body = answer.body
+                else:
+                    body = b"" if answer.body is None else json.dumps(answer.body).encode()
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -83,3 +86,10 @@ def scripted(*answers: Answer) -> Iterator[ScriptedServer]:
 
 def podio_420(description: str) -> Answer:
     return Answer(420, {"error": "rate_limit", "error_description": description})
+
+
+def too_deep_json(depth: int = 100_000) -> Answer:
+    """A 200 whose JSON is nested deeper than Python's parser goes: ``RecursionError``, not
+    ``ValueError``, escapes from ``response.json()``. Tests use it as an unexpected exception
+    raised inside a call to Podio, with every frame of that call on the stack."""
+    return Answer(200, b"[" * depth + b"]" * depth)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 
 from ..exceptions import DjangoPodioError
 from ..models import PodioHook, PodioHookEvent
@@ -17,11 +18,23 @@ from .register import request_verification
 
 
 class _ReadOnly(admin.ModelAdmin):
+    """No row is edited here; acting on rows (the actions) needs the model's change right.
+
+    ``has_change_permission`` stays ``False`` so the change form is a view page and a POST to
+    it is refused; the actions ask :meth:`has_act_permission` instead, which is the user's
+    real ``change`` permission on the model.
+    """
+
     def has_add_permission(self, request: Any) -> bool:
         return False
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+    def has_act_permission(self, request: Any) -> bool:
+        opts = self.opts
+        codename = get_permission_codename("change", opts)
+        return bool(request.user.has_perm(f"{opts.app_label}.{codename}"))
 
 
 @admin.register(PodioHook)
@@ -35,7 +48,7 @@ class PodioHookAdmin(_ReadOnly):
     )
     actions = ("verify_again",)
 
-    @admin.action(description="Ask Podio to verify again")
+    @admin.action(description="Ask Podio to verify again", permissions=["act"])
     def verify_again(self, request: Any, queryset: Any) -> None:
         from ..tokens import get_client
 
@@ -83,7 +96,7 @@ class PodioHookEventAdmin(_ReadOnly):
         # Never decrypt verification codes to draw a page.
         return super().get_queryset(request).defer("code")
 
-    @admin.action(description="Replay (process again)")
+    @admin.action(description="Replay (process again)", permissions=["act"])
     def replay(self, request: Any, queryset: Any) -> None:
         chosen = queryset.filter(duplicate_of__isnull=True).exclude(
             status=PodioHookEvent.Status.PROCESSING

@@ -16,7 +16,6 @@ same event; a claim older than :data:`CLAIM_TIMEOUT` (a crashed worker) is taken
 
 from __future__ import annotations
 
-import logging
 import secrets
 import threading
 from collections.abc import Iterable
@@ -36,11 +35,13 @@ from ..exceptions import (
     PodioAPIError,
     RateLimited,
 )
+from ..hidden import frames_cut
 from ..models import PodioHook, PodioHookEvent, PodioItem
+from ..redaction import get_logger
 from ..signals import hook_event, item_changed, item_deleted
 from .receive import ITEM_EVENTS
 
-log = logging.getLogger("django_podio.hooks")
+log = get_logger("django_podio.hooks")
 
 BACKOFF_BASE = 30  # seconds before the first retry; doubles per attempt
 BACKOFF_MAX = 3600
@@ -268,7 +269,10 @@ def _verify(event: PodioHookEvent, now: datetime) -> ProcessReport:
     try:
         client = _client_for(hook)
         try:
-            client.post(f"/hook/{hook_id}/verify/validate", json={"code": event.code or ""})
+            # The code travels in plain JSON through the client's and requests' frames: a
+            # bug in there is re-raised without them (the full traceback goes to the log).
+            with frames_cut(log, "Validating a hook", expected=(DjangoPodioError,)):
+                client.post(f"/hook/{hook_id}/verify/validate", json={"code": event.code or ""})
         finally:
             client.close()
     except DjangoPodioError as error:

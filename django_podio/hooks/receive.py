@@ -8,7 +8,6 @@ Podio sees its 2xx before ``hook.verify`` is validated with it.
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -17,10 +16,12 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from ..hidden import Hidden
 from ..models import PodioHook, PodioHookEvent
-from .secret import find_hook
+from ..redaction import get_logger
+from .secret import HookSecret, find_hook
 
-log = logging.getLogger("django_podio.hooks")
+log = get_logger("django_podio.hooks")
 
 # Podio's deliveries are a handful of ids; anything near this is not Podio.
 MAX_BODY_BYTES = 16 * 1024
@@ -53,7 +54,13 @@ class ProcessAfterResponse(HttpResponse):
 
 
 @csrf_exempt
-def hook_view(request: HttpRequest, secret: str) -> HttpResponse:
+def hook_view(request: HttpRequest, secret: HookSecret | str) -> HttpResponse:
+    if not isinstance(secret, HookSecret):  # routed by a host's own ``<str:secret>`` path
+        secret = HookSecret(secret)
+    # First, before anything can fail and be reported: the secret out of the request's path
+    # and META, and the body read, so that no report parses the form (a hook.verify code).
+    secret.mask_request(request)
+    body = _take_body(request)
     hook = find_hook(secret)
     if hook is None:
         return _quiet(HttpResponse("Not found", status=404, content_type="text/plain"))
@@ -64,25 +71,17 @@ def hook_view(request: HttpRequest, secret: str) -> HttpResponse:
     content_type = (request.content_type or "").lower()
     if content_type != FORM_TYPE:
         return _quiet(HttpResponse("Form-encoded only", status=415, content_type="text/plain"))
-    try:
-        length = int(request.headers.get("content-length") or 0)
-    except ValueError:
-        length = 0
-    if length > MAX_BODY_BYTES:
+    if body is None:
         return _quiet(HttpResponse("Too large", status=413, content_type="text/plain"))
-    body = request.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
-        return _quiet(HttpResponse("Too large", status=413, content_type="text/plain"))
-    try:
-        form = QueryDict(body, encoding="utf-8")
-        fields = {key: form.get(key, "") for key in form}
-    except Exception:
+    parsed = _parse(body)
+    if parsed is None:
         return _quiet(HttpResponse("Bad form", status=400, content_type="text/plain"))
-    problem = _check(hook, fields)
+    fields, code = parsed
+    problem = _check(hook, fields, code)
     if problem:
         return _quiet(HttpResponse(problem, status=400, content_type="text/plain"))
     try:
-        event = store_delivery(hook, fields)
+        event = store_delivery(hook, fields, code)
     except Exception:
         # Podio retries a failed delivery; the log line names the hook, never its URL.
         log.exception("Storing a Podio hook delivery failed", extra={"podio_hook": hook.hook_id})
@@ -99,6 +98,32 @@ def hook_view(request: HttpRequest, secret: str) -> HttpResponse:
     return ProcessAfterResponse(b"", status=202, content_type="text/plain", after=after)
 
 
+def _take_body(request: HttpRequest) -> Hidden[bytes] | None:
+    """The body (at most ``MAX_BODY_BYTES``) behind a masked ``repr``; ``None`` if larger.
+
+    Read from the stream, so ``request.POST`` and ``request.body`` stay unreadable to Django's
+    error reports and to trackers that attach the form.
+    """
+    try:
+        length = int(request.headers.get("content-length") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        return None
+    body = Hidden(request.read(MAX_BODY_BYTES + 1), "hook delivery")
+    return None if len(body.reveal()) > MAX_BODY_BYTES else body
+
+
+def _parse(body: Hidden[bytes]) -> tuple[dict[str, str], Hidden[str] | None] | None:
+    """The form's fields without ``code``, and the code behind a masked ``repr``."""
+    try:
+        form = QueryDict(body.reveal(), encoding="utf-8")
+        fields = {key: form.get(key, "") for key in form if key != "code"}
+        return fields, (Hidden(form["code"], "hook.verify code") if form.get("code") else None)
+    except Exception:
+        return None
+
+
 def _int(value: str | None) -> int | None:
     try:
         return int(value) if value not in (None, "") else None
@@ -106,7 +131,7 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def _check(hook: PodioHook, fields: dict[str, str]) -> str:
+def _check(hook: PodioHook, fields: dict[str, str], code: Hidden[str] | None = None) -> str:
     kind = fields.get("type", "")
     if not kind or len(kind) > 32:
         return "No event type"
@@ -115,15 +140,22 @@ def _check(hook: PodioHook, fields: dict[str, str]) -> str:
         return "No hook_id"
     if hook.hook_id is not None and hook_id != hook.hook_id:
         return "Wrong hook_id"
-    if kind == "hook.verify" and not fields.get("code"):
+    if kind == "hook.verify" and not (code or fields.get("code")):
         return "No code"
     if kind in ITEM_EVENTS and _int(fields.get("item_id")) is None:
         return "No item_id"
     return ""
 
 
-def store_delivery(hook: PodioHook, fields: dict[str, str]) -> PodioHookEvent:
-    """Store one delivery; a repeat of an item revision already stored becomes a duplicate."""
+def store_delivery(
+    hook: PodioHook, fields: dict[str, str], code: Hidden[str] | None = None
+) -> PodioHookEvent:
+    """Store one delivery; a repeat of an item revision already stored becomes a duplicate.
+
+    ``code`` (a ``hook.verify`` code) is stored encrypted and never in the payload.
+    """
+    if code is None and fields.get("code"):
+        code = Hidden(fields["code"], "hook.verify code")
     kind = fields["type"]
     item_id = _int(fields.get("item_id"))
     revision = _int(fields.get("item_revision_id"))
@@ -135,7 +167,7 @@ def store_delivery(hook: PodioHook, fields: dict[str, str]) -> PodioHookEvent:
         revision=revision,
         external_id=(fields.get("external_id") or "")[:200],
         payload=payload,
-        code=fields.get("code") or None,
+        code=code.reveal() if code else None,
         received_at=timezone.now(),
     )
     if kind in ITEM_EVENTS and revision is not None:

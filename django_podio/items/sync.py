@@ -11,7 +11,7 @@
 * **Edits while paging** are picked up by the next ``--since`` run, provided its ``since``
   is before the earlier run started; ``since="last"`` does that with a safety margin.
 * **One sync per app**, whoever runs it (a command, a task, several hosts): the run holds a
-  lease on the app's :class:`PodioItemSync` row (:mod:`django_podio.db`), renewed with every
+  lease on the app's :class:`PodioItemSync` row (``django_podio.db``), renewed with every
   batch it commits, and each batch is committed only while the lease is still its own. No
   database lock is held while Podio is asked, so this works on every database, behind
   transaction poolers and on every OS. A run whose worker died leaves a lease that expires

@@ -25,8 +25,14 @@ from django.db.models.signals import pre_delete
 from .. import tokens
 from ..conf import PROVIDER_ID
 from ..events import auth_event
+from ..exceptions import DjangoPodioError
+from ..hidden import frames_cut
 from ..models import PodioConnection
+from ..redaction import get_logger
+from . import kept
 from .token_login import FLOW_STATE_KEY
+
+logger = get_logger("django_podio.tokens")
 
 _REMOVED_ATTR = "_django_podio_connection"
 
@@ -49,9 +55,14 @@ def _capture(
 ) -> None:
     if sociallogin is None or not _is_podio(sociallogin):
         return
-    connection = tokens.store_from_login(sociallogin)
-    # Next, allauth may copy this token into SocialToken (STORE_TOKENS): only sealed.
-    tokens.seal_login(sociallogin)
+    # Below here the pair is in clear (unsealed, then in the ORM's frames while it is saved):
+    # a failure there (the database down) must not print it in an error report.
+    with frames_cut(logger, "Storing a Podio login's tokens", expected=(DjangoPodioError,)):
+        connection = tokens.store_from_login(sociallogin)
+        # Next, allauth may copy this token into SocialToken (STORE_TOKENS): only sealed.
+        tokens.seal_login(sociallogin)
+    # Stored: the pair a token login kept for a retry is not needed any more.
+    kept.forget(sociallogin.state.get(kept.STATE_KEY))
     if connection is not None:
         # Which browser flow brought the tokens: the client-side one is named on the event.
         flow = sociallogin.state.get(FLOW_STATE_KEY)
@@ -64,7 +75,8 @@ def _seal(sender: Any, request: Any = None, sociallogin: Any = None, **kwargs: A
     # stored) and before allauth saves a new account's token or stashes the login in the
     # session for a pending sign-up.
     if sociallogin is not None and _is_podio(sociallogin):
-        tokens.seal_login(sociallogin)
+        with frames_cut(logger, "Sealing a Podio login's tokens"):
+            tokens.seal_login(sociallogin)
 
 
 def _remember_connection(sender: Any, instance: Any, **kwargs: Any) -> None:

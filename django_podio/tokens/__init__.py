@@ -2,7 +2,7 @@
 
 * :mod:`.capture` — tokens of a login or connect, encrypted into ``PodioConnection``.
 * :mod:`.refresh` — the one place that spends a refresh token, under a lease
-  (:mod:`django_podio.db`): no transaction is open while Podio answers.
+  (``django_podio.db``): no transaction is open while Podio answers.
 * :mod:`.cron` — refresh everything due, from one host or many.
 * :mod:`.app_auth` — an app's own identity.
 * :mod:`.rotation` — re-encryption under a new key.

@@ -5,7 +5,7 @@ Podio rotates the refresh token on every refresh (a second use of the old one is
 database the moment Podio has answered. Holding a transaction or a row lock while Podio answers
 would do the first, but PostgreSQL's ``idle_in_transaction_session_timeout`` kills such a
 session after Podio has rotated, transaction poolers break it, and on SQLite it blocks every
-other writer of the site. So, with no transaction open at any point (:mod:`django_podio.db`):
+other writer of the site. So, with no transaction open at any point (``django_podio.db``):
 
 1. **Read** the row; if it is no longer due, there is nothing to spend.
 2. **Claim** it with one committed conditional ``UPDATE``: still active, still the pair that was

@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from ..reports import admin_mail, tracker  # noqa: F401  (fixtures for the error-report tests)
+
 SPA_URL = "http://testserver/spa/"
 CLIENTS = ("browser", "app")
 

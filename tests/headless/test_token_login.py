@@ -10,8 +10,10 @@ import json
 import logging
 
 import pytest
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from django_podio import get_client
 from django_podio.models import PodioConnection
@@ -385,3 +387,210 @@ def test_token_logins_are_rate_limited_before_podio_is_asked(
     assert [status for status, _ in answers] == [400, 400, 400, 429, 429]
     assert len(fake.requests_to("/oauth/token")) == 3
     assert nothing_created()
+
+
+# Decided before the browser's refresh token is spent (issue 17) ----------------------------
+
+
+def refresh_grants(fake) -> list:
+    """Every refresh_token grant the fake's token endpoint received."""
+    return [
+        r
+        for r in fake.requests_to("/oauth/token", "POST")
+        if (r.form or r.json or {}).get("grant_type") == "refresh_token"
+    ]
+
+
+def still_works(fake, fragment, our_client_id) -> bool:
+    """The browser's refresh token was not spent: Podio still refreshes it for our client."""
+    answer = refresh_at_podio(fake, fragment["refresh_token"], our_client_id, fake.client_secret)
+    return answer.status_code == 200
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_connect_with_nobody_signed_in_spends_nothing(
+    client, fake, token_auth, our_client_id, kind
+):
+    fragment = client_side_flow(fake, our_client_id)
+    fake.reset_log()
+    response = client.post(
+        f"/_allauth/{kind}/v1/auth/provider/token",
+        data=json.dumps(token_body(fragment, our_client_id, process="connect")),
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    assert refresh_grants(fake) == [] and fake.requests == []
+    assert nothing_created()
+    assert still_works(fake, fragment, our_client_id)
+
+
+class SignUpClosedAdapter(DefaultSocialAccountAdapter):
+    def is_open_for_signup(self, request, sociallogin):
+        return False
+
+
+class OnlyOurDomainAdapter(DefaultSocialAccountAdapter):
+    """Sign-up for one mail domain: it needs to know who signs up to answer."""
+
+    def is_open_for_signup(self, request, sociallogin):
+        return (sociallogin.user.email or "").endswith("@example.org")
+
+
+@pytest.mark.parametrize("closed_by", ["ACCOUNT_SIGNUP_ENABLED", "adapter"])
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_login_while_sign_up_is_closed_spends_nothing(
+    client, fake, settings, token_auth, our_client_id, kind, closed_by
+):
+    if closed_by == "adapter":
+        settings.SOCIALACCOUNT_ADAPTER = f"{__name__}.SignUpClosedAdapter"
+    else:
+        settings.ACCOUNT_SIGNUP_ENABLED = False
+    fragment = client_side_flow(fake, our_client_id)
+    fake.reset_log()
+    response = client.post(
+        f"/_allauth/{kind}/v1/auth/provider/token",
+        data=json.dumps(token_body(fragment, our_client_id)),
+        content_type="application/json",
+    )
+    assert response.status_code == 403, response.content[:300]
+    assert refresh_grants(fake) == []
+    assert nothing_created()
+    assert still_works(fake, fragment, our_client_id)
+
+
+def test_a_returning_user_signs_in_while_sign_up_is_closed(
+    client, fake, settings, token_auth, our_client_id
+):
+    assert (
+        provider_token(client, token_body(client_side_flow(fake, our_client_id), our_client_id))[0]
+        == 200
+    )
+    client.logout()
+    settings.ACCOUNT_SIGNUP_ENABLED = False
+    fake.reset_log()
+    status, payload = provider_token(
+        client, token_body(client_side_flow(fake, our_client_id), our_client_id)
+    )
+    assert status == 200, payload
+    assert len(refresh_grants(fake)) == 1
+    assert User.objects.count() == 1
+
+
+def test_sign_up_that_depends_on_who_signs_up_is_decided_before_the_spend(
+    client, fake, settings, token_auth, our_client_id
+):
+    settings.SOCIALACCOUNT_ADAPTER = f"{__name__}.OnlyOurDomainAdapter"
+    outsider = client_side_flow(fake, our_client_id)  # ada@example.com
+    fake.reset_log()
+    status, _ = provider_token(client, token_body(outsider, our_client_id))
+    assert status == 403 and refresh_grants(fake) == [] and nothing_created()
+    assert still_works(fake, outsider, our_client_id)
+
+    fake.current_user = fake.add_user(mail="grace@example.org", name="Grace Hopper")
+    insider = client_side_flow(fake, our_client_id)
+    status, payload = provider_token(client, token_body(insider, our_client_id))
+    assert status == 200, payload
+    assert User.objects.get().email == "grace@example.org"
+
+
+def test_an_app_without_its_secret_spends_nothing(
+    client, fake, settings, token_auth, our_client_id
+):
+    providers = dict(settings.SOCIALACCOUNT_PROVIDERS)
+    providers["podio"] = {**providers["podio"], "APP": {"client_id": our_client_id, "secret": ""}}
+    settings.SOCIALACCOUNT_PROVIDERS = providers
+    fragment = client_side_flow(fake, our_client_id)
+    fake.reset_log()
+    browser = Client(raise_request_exception=False)
+    response = browser.post(
+        "/_allauth/browser/v1/auth/provider/token",
+        data=json.dumps(token_body(fragment, our_client_id)),
+        content_type="application/json",
+    )
+    assert response.status_code == 500
+    assert fake.requests == []
+    assert still_works(fake, fragment, our_client_id)
+
+
+# What can only fail after the spend keeps the new pair ---------------------------------------
+
+
+def test_a_failure_after_the_spend_keeps_the_pair_for_the_retry(
+    client, fake, token_auth, our_client_id
+):
+    """The database fails while the login is stored: 500. The same request again completes
+    the login with the pair bound the first time, without asking Podio for another one."""
+    from ..reports import database_fails
+
+    fragment = client_side_flow(fake, our_client_id)
+    body = token_body(fragment, our_client_id)
+    browser = Client(raise_request_exception=False)
+    fake.reset_log()
+    with database_fails("django_podio_podioconnection"):
+        assert post_json(browser, body).status_code == 500
+    assert len(refresh_grants(fake)) == 1  # spent: the browser's refresh token is dead now
+    assert not still_works(fake, fragment, our_client_id)
+
+    fake.reset_log()
+    retry = post_json(browser, body)
+    assert retry.status_code == 200, retry.content[:300]
+    assert refresh_grants(fake) == []  # the kept pair, not a second grant
+    connection = PodioConnection.objects.get()
+    assert get_client(connection.user).get("/user/status")["user"]["mail"] == "ada@example.com"
+    # Stored: the kept pair is forgotten, the request is single-use again.
+    browser.logout()
+    status, payload = provider_token(browser, body)
+    assert status == 400 and error_codes(payload) == ["invalid_token"], payload
+
+
+def post_json(browser, body: dict, kind: str = "browser"):
+    return browser.post(
+        f"/_allauth/{kind}/v1/auth/provider/token",
+        data=json.dumps(body),
+        content_type="application/json",
+    )
+
+
+def test_connect_that_needs_reauthentication_spends_nothing(
+    client, fake, settings, token_auth, our_client_id
+):
+    """allauth asks a user who signed in a while ago to reauthenticate before connecting."""
+    settings.SOCIALACCOUNT_REAUTHENTICATION_REQUIRED = True
+    grace = User.objects.create_user("grace", "grace@example.org", "pw-123456")
+    client.force_login(grace)  # no recent authentication recorded
+    fragment = client_side_flow(fake, our_client_id)
+    fake.reset_log()
+    response = post_json(client, token_body(fragment, our_client_id, process="connect"))
+    assert response.status_code == 401, response.content[:300]
+    assert fake.requests == []
+    assert not SocialAccount.objects.exists()
+    assert still_works(fake, fragment, our_client_id)
+
+
+def test_a_kept_answer_without_access_token_is_spent_on_the_retry(
+    client, fake, token_auth, our_client_id
+):
+    """The first grant answered without an access token, the second failed: the retry spends
+    the kept refresh token (not the browser's, which is dead) and signs in."""
+    answers = []
+
+    def first_without_access_token(body):
+        answers.append(body)
+        if len(answers) == 1:
+            body.pop("access_token")
+            # The next token request (the second grant) fails before Podio spends anything.
+            fake.add_fault("500", path="/oauth/token", count=1)
+        return body
+
+    fake.token_answer = first_without_access_token
+    fragment = client_side_flow(fake, our_client_id)
+    body = token_body(fragment, our_client_id)
+    status, payload = provider_token(client, body)
+    assert status == 400 and error_codes(payload) == ["invalid_token"], payload
+    assert len(answers) == 1 and nothing_created()
+    assert not still_works(fake, fragment, our_client_id)  # the browser's token is spent
+
+    status, payload = provider_token(client, body)
+    assert status == 200, payload
+    assert len(answers) == 2  # one more grant: the kept refresh token, spent now
+    assert PodioConnection.objects.get().refresh_token == answers[-1]["refresh_token"]

@@ -10,6 +10,7 @@ the transport.
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
 import pytest
 from django.core import mail
@@ -171,7 +172,9 @@ def leak_context(secrets: set[str], text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", VIEWS)
-def test_debug_page_and_admin_mail_show_no_secret(name, logged_in, fake, settings, admin_mail):
+def test_debug_page_and_admin_mail_show_no_secret(
+    name, logged_in, fake, settings, admin_mail, tracker
+):
     browser = Client(raise_request_exception=False)
     browser.cookies = logged_in.cookies
 
@@ -188,7 +191,7 @@ def test_debug_page_and_admin_mail_show_no_secret(name, logged_in, fake, setting
 
     secrets = fake.issued_secrets()
     assert len(secrets) >= 4
-    leaks = find_leaks(secrets, debug_page=page, admin_mail=report)
+    leaks = find_leaks(secrets, debug_page=page, admin_mail=report, tracker=tracker.text())
     assert leaks == {}, leak_context(secrets, page + report)
 
 
@@ -240,3 +243,191 @@ def test_a_login_that_fails_unexpectedly_shows_no_token(client, fake, settings, 
     secrets = fake.issued_secrets() - set(fake.codes)
     leaks = find_leaks(secrets, debug_page=page, admin_mail=report)
     assert leaks == {}, leak_context(secrets, page + report)
+
+
+# The webhook view -----------------------------------------------------------------------------
+#
+# Its URL holds the hook's secret and a hook.verify delivery posts a code: neither may reach the
+# django.request log line (the admins' mail subject), the DEBUG page, the mail's body or a
+# tracker, whatever fails while the delivery is received or processed after the response.
+
+HOOK_URLS = [path("podio/", include("django_podio.urls"))]
+urlpatterns += HOOK_URLS
+
+
+@pytest.fixture
+def verify_delivery(fake, podio_settings):
+    """A registered hook and the ``hook.verify`` Podio sent it, ready to post ourselves."""
+    from urllib.parse import urlencode
+
+    from django_podio import tokens
+    from django_podio.hooks.secret import digest, new_secret
+    from django_podio.models import PodioHook
+
+    podio_settings(MAX_RETRIES=0)
+    app = fake.add_app(name="Projects")
+    connection = tokens.store_app_connection(app.app_id, app.app_token)
+    secret = new_secret()
+    fake.hold_deliveries()  # we post the delivery ourselves, with the test client
+    remote = fake.create_hook("app", app.app_id, f"http://testserver/h/{secret}/", "item.update")
+    PodioHook.objects.create(
+        hook_id=remote.hook_id,
+        app_id=app.app_id,
+        event_type="item.update",
+        secret_hash=digest(secret),
+        connection=connection,
+        status=PodioHook.Status.PENDING,
+    )
+
+    def post(browser):
+        # Each post carries a fresh code, as Podio's repeated hook.verify would.
+        fake.request_hook_verification(remote.hook_id)
+        form = {"type": "hook.verify", "hook_id": str(remote.hook_id), "code": remote.code}
+        return browser.post(
+            f"/podio/hooks/{secret}/",
+            urlencode(form),
+            content_type="application/x-www-form-urlencoded",
+        )
+
+    return SimpleNamespace(post=post, secret=secret, fake=fake)
+
+
+def hook_secrets(delivery) -> set[str]:
+    return delivery.fake.issued_secrets() | {delivery.secret}
+
+
+def test_a_database_outage_at_the_hook_lookup_shows_no_secret(
+    verify_delivery, settings, admin_mail, tracker
+):
+    from ..reports import database_fails, mailed
+
+    browser = Client(raise_request_exception=False)
+
+    def send():
+        with database_fails("django_podio_podiohook", verbs=("SELECT",)):
+            return verify_delivery.post(browser)
+
+    settings.DEBUG = True
+    page = send().content.decode()
+    assert "find_hook" in page and "Local vars" in page  # the failure is at the lookup
+    settings.DEBUG = False
+    mail.outbox.clear()
+    assert send().status_code == 500
+    mails = mailed()
+    logged = "\n".join(tracker.lines)
+    assert "Internal Server Error: /podio/hooks/" in logged  # django.request still reports
+    assert mail.outbox and "Internal Server Error" in mail.outbox[-1].subject
+    from ..reports import assert_no_leak
+
+    assert_no_leak(
+        hook_secrets(verify_delivery),
+        debug_page=page,
+        admin_mail=mails,
+        log=logged,
+        tracker=tracker.text(),
+    )
+
+
+def test_a_database_outage_while_a_delivery_is_stored_shows_no_secret(
+    verify_delivery, settings, admin_mail, tracker
+):
+    from ..reports import assert_no_leak, database_fails, mailed
+
+    browser = Client(raise_request_exception=False)
+    with database_fails("django_podio_podiohookevent", verbs=("INSERT",)):
+        response = verify_delivery.post(browser)
+    assert response.status_code == 500  # Podio retries
+    assert tracker.events, "the failure was logged with its traceback"
+    assert_no_leak(
+        hook_secrets(verify_delivery),
+        admin_mail=mailed(),
+        log="\n".join(tracker.lines),
+        tracker=tracker.text(),
+    )
+
+
+def test_a_bug_while_a_delivery_is_processed_after_the_response_shows_no_secret(
+    verify_delivery, settings, podio_settings, admin_mail, tracker, fake
+):
+    """hook.verify is validated after the 202 with the code in the request's JSON: an
+    unexpected exception inside that call (here Podio's answer is too deep to parse) is logged,
+    and the code must not be in what the log or a tracker records."""
+    from ..reports import assert_no_leak, mailed
+    from ..scripted import scripted, too_deep_json
+
+    browser = Client(raise_request_exception=False)
+    with scripted(too_deep_json()) as api:
+        podio_settings(API_URL=api.url)
+        response = verify_delivery.post(browser)
+        podio_settings(API_URL=fake.url)
+    assert response.status_code == 202
+    logged = "\n".join(tracker.lines)
+    assert "RecursionError" in logged or "RecursionError" in tracker.text()
+    assert_no_leak(
+        hook_secrets(verify_delivery), admin_mail=mailed(), log=logged, tracker=tracker.text()
+    )
+
+
+# The redirect login (authorization code) ------------------------------------------------------
+
+REDIRECT_CASES = {
+    # Inside the code exchange: client secret and code in the token request's frames.
+    "bug_in_the_code_exchange": "RecursionError",
+    # After it: the new pair exists, not yet stored or sealed by the receivers.
+    "account_lookup_database_down": "_lookup_by_socialaccount",
+    "store_database_down": "_capture",
+    "encryption_key_broken": "ImproperlyConfigured",
+    "host_receiver_bug": "broken_receiver",
+}
+
+
+def broken_receiver(**kwargs):
+    raise RuntimeError("the host's sign-up hook failed")
+
+
+@pytest.mark.parametrize("case", list(REDIRECT_CASES))
+def test_no_secret_in_any_report_of_a_failed_redirect_login(
+    case, fake, settings, podio_settings, admin_mail, tracker
+):
+    from contextlib import ExitStack, nullcontext
+
+    from allauth.account.signals import user_signed_up
+
+    from ..reports import assert_no_leak, database_fails, mailed
+    from ..scripted import scripted, too_deep_json
+
+    around = nullcontext
+    with ExitStack() as stack:
+        if case == "bug_in_the_code_exchange":
+            server = stack.enter_context(scripted(too_deep_json()))
+            podio_settings(TOKEN_URL=server.url + "/oauth/token")
+        elif case == "account_lookup_database_down":
+            around = lambda: database_fails("socialaccount_socialaccount")  # noqa: E731
+        elif case == "store_database_down":
+            around = lambda: database_fails("django_podio_podioconnection")  # noqa: E731
+        elif case == "encryption_key_broken":
+            settings.FIELD_ENCRYPTION_KEY = "not-a-fernet-key"
+        else:
+            user_signed_up.connect(broken_receiver, dispatch_uid="broken-redirect", weak=False)
+            stack.callback(user_signed_up.disconnect, dispatch_uid="broken-redirect")
+        attempts = []
+
+        def send():
+            # A Podio user new to the site each time: every attempt is a sign-up.
+            attempts.append(1)
+            fake.current_user = fake.add_user(mail=f"user{len(attempts)}@example.com")
+            browser = Client(raise_request_exception=False)
+            with around():
+                return login_with_podio(browser)
+
+        settings.DEBUG = True
+        page = send().content.decode()
+        settings.DEBUG = False
+        mail.outbox.clear()
+        response = send()
+    assert response.status_code == 500
+    assert "Local vars" in page and REDIRECT_CASES[case] in page
+    # The callback's ?code= is in its URL (spent by then): every other secret is looked for.
+    secrets = fake.issued_secrets() - set(fake.codes)
+    secrets |= {settings.SOCIALACCOUNT_PROVIDERS["podio"]["APP"]["secret"]}
+    assert_no_leak(secrets, debug_page=page, admin_mail=mailed(), tracker=tracker.text())
