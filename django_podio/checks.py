@@ -72,6 +72,7 @@ def _check_values(raw: dict) -> list:
         "RATE_LIMIT_MAX_WAIT",
         "PAGE_SIZE",
         "REFRESH_CONCURRENCY",
+        "APP_CACHE_TIMEOUT",
     ):
         value = raw.get(key, conf.DEFAULTS[key])
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:

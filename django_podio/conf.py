@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     # Seconds an item sync's lease holds between committed batches: how long a sync whose
     # worker died keeps the next one of the same app waiting.
     "SYNC_LEASE": 600,
+    # Seconds an app's field definitions stay in Django's cache (0: fetched per write).
+    "APP_CACHE_TIMEOUT": 3600,
     # Scheme and host Podio can reach (e.g. "https://example.com"); hook URLs are this plus
     # the reversed ``django_podio:hook`` path.
     "WEBHOOK_BASE_URL": None,

@@ -80,6 +80,13 @@ class Gone(PodioAPIError):
     """410: the object was deleted."""
 
 
+class Conflict(PodioAPIError):
+    """409: an update named a ``revision`` and a field it writes changed since that revision.
+
+    Nothing was written: read the item again, let the user (or your code) merge, and retry.
+    """
+
+
 class RateLimited(PodioAPIError):
     """420 (or 429): over Podio's hourly limit and waiting was not allowed."""
 
@@ -97,7 +104,16 @@ class ReauthorizationRequired(PodioError):
 
 
 class PodioConnectionError(PodioError):
-    """The network failed: connection refused or dropped, or a timeout."""
+    """The network failed: connection refused or dropped, or a timeout.
+
+    ``maybe_sent`` says whether the request may have reached Podio: ``False`` when no
+    connection was made (refused, connect timeout), so even a write can be sent again;
+    ``True`` when it failed later (reset, read timeout), so a write may have happened.
+    """
+
+    def __init__(self, message: str = "", *, maybe_sent: bool = True) -> None:
+        self.maybe_sent = maybe_sent
+        super().__init__(message)
 
 
 class PodioConfigurationError(ImproperlyConfigured):
@@ -109,6 +125,28 @@ class DecryptionError(DjangoPodioError):
 
     A local fault (a key dropped too early), not a failure talking to Podio: nothing was sent.
     """
+
+
+class InvalidFieldValue(DjangoPodioError, ValueError):
+    """A value a Podio field cannot take (or a field that cannot be written), found before
+    anything was sent.
+
+    Podio's own answer to a bad value (400 ``invalid_value``) does not say which field it
+    means and may be in the user's language; this one names the field (``field``: its
+    external id, ``label``: what Podio's UI shows) and says why (``reason``). Also a
+    ``ValueError``, so code that validates input with ``except ValueError`` catches it.
+    """
+
+    def __init__(self, field: str, reason: str, *, label: str = "", field_type: str = "") -> None:
+        self.field = field
+        self.label = label
+        self.field_type = field_type
+        self.reason = reason
+        named = f"field {field!r}"
+        details = ", ".join(part for part in (repr(label) if label else "", field_type) if part)
+        if details:
+            named += f" ({details})"
+        super().__init__(f"{named}: {reason}")
 
 
 class ConnectionNotFound(DjangoPodioError, ObjectDoesNotExist):

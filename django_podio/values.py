@@ -21,13 +21,20 @@ location          ``str`` (the formatted address)
 category          ``list[str]``: the chosen options' texts
 contact, member   ``list[Contact]`` ``(profile_id, name, user_id, mail)``
 app (reference)   ``list[ItemRef]`` ``(item_id, title, app_id)``
-email, phone      ``list[str]``
+email, phone      ``list[TypedValue]``: strings that also carry Podio's ``type`` ("work" …)
+embed (link)      ``list[Link]``: the URLs, strings that also carry Podio's ``embed_id``
+image, file       ``list[FileRef]`` ``(file_id, name, mimetype, size)``
 anything else     the field's ``values`` list, unchanged
 ================  ==========================================================================
 
 Single-valued types give one value (or ``None``); types Podio lets hold several values always
 give a list, whatever the field's settings, so code does not break when a field is switched
 to "multiple". :func:`as_text` renders any of these values as one line (used for CSV).
+
+Writing goes the other way: :func:`encode_fields` turns ``{external_id or field_id: value}``
+into the ``fields`` of a create or update body, checked against the app's field definitions
+first (see :func:`encode_value` for what each type takes). Every value read here can be
+written back as it is.
 """
 
 from __future__ import annotations
@@ -35,11 +42,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 PODIO_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
-MULTI_VALUE_TYPES = frozenset({"category", "contact", "member", "app", "email", "phone"})
+MULTI_VALUE_TYPES = frozenset(
+    {"category", "contact", "member", "app", "email", "phone", "embed", "image", "file"}
+)
 
 
 class Money(NamedTuple):
@@ -76,6 +85,57 @@ class ItemRef(NamedTuple):
 
     def __str__(self) -> str:
         return str(self.item_id)
+
+
+class FileRef(NamedTuple):
+    """A file in an image or file field (``file_id`` is what a write needs)."""
+
+    file_id: int
+    name: str = ""
+    mimetype: str = ""
+    size: int | None = None
+
+    def __str__(self) -> str:
+        return self.name or str(self.file_id)
+
+
+class TypedValue(str):
+    """An e-mail address or phone number that keeps its Podio ``type`` ("work", "mobile" …).
+
+    A ``str`` in every other way (compares, prints, serialises as the bare value), so code
+    that wants the address only never notices; writing it back keeps the type.
+    """
+
+    type: str
+
+    def __new__(cls, value: str, type: str = "") -> TypedValue:
+        obj = super().__new__(cls, value)
+        obj.type = type
+        return obj
+
+    def __repr__(self) -> str:
+        return f"TypedValue({str(self)!r}, type={self.type!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TypedValue, (str(self), self.type))
+
+
+class Link(str):
+    """The URL of a link (``embed``) field value; ``embed_id`` lets a write reuse Podio's embed
+    instead of creating a new one."""
+
+    embed_id: int | None
+
+    def __new__(cls, url: str, embed_id: int | None = None) -> Link:
+        obj = super().__new__(cls, url)
+        obj.embed_id = embed_id
+        return obj
+
+    def __repr__(self) -> str:
+        return f"Link({str(self)!r}, embed_id={self.embed_id!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Link, (str(self), self.embed_id))
 
 
 def parse_podio_datetime(text: str | None) -> datetime | None:
@@ -165,7 +225,19 @@ def _one(ftype: str, entry: Any) -> Any:
     if ftype == "app":
         return _item_ref(entry)
     if ftype in ("email", "phone"):
-        return value
+        return None if value is None else TypedValue(str(value), str(entry.get("type") or ""))
+    if ftype == "embed":
+        embed = entry.get("embed") or {}
+        url = embed.get("original_url") or embed.get("url") or ""
+        return Link(str(url), embed.get("embed_id"))
+    if ftype in ("image", "file"):
+        file = value or {}
+        return FileRef(
+            file_id=int(file["file_id"]),
+            name=file.get("name") or "",
+            mimetype=file.get("mimetype") or "",
+            size=file.get("size"),
+        )
     return entry
 
 
@@ -238,14 +310,39 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
+# Writing, the inverse of the above, lives in django_podio.encoding (which imports this
+# module's value types); its functions are importable from here too.
+_ENCODING_NAMES = frozenset(
+    {"NewLink", "encode_fields", "encode_value", "find_field", "writable_fields"}
+)
+if TYPE_CHECKING:
+    from .encoding import NewLink, encode_fields, encode_value, find_field, writable_fields
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ENCODING_NAMES:
+        from . import encoding
+
+        return getattr(encoding, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "Contact",
     "DateRange",
     "FieldValueError",
+    "FileRef",
     "ItemRef",
+    "Link",
     "Money",
+    "NewLink",
+    "TypedValue",
     "as_text",
+    "encode_fields",
+    "encode_value",
+    "find_field",
     "item_values",
     "parse_podio_datetime",
     "plain_value",
+    "writable_fields",
 ]

@@ -10,6 +10,7 @@ import pytest
 from django_podio.values import (
     Contact,
     DateRange,
+    FileRef,
     ItemRef,
     Money,
     as_text,
@@ -91,9 +92,21 @@ def test_multi_value_types_are_always_lists():
 
 
 def test_unknown_types_pass_through_unchanged():
-    values = [{"value": {"file_id": 9, "name": "logo.png"}}]
-    assert plain_value(field("image", *values)) == values
+    values = [{"value": {"widget": 9}}]
+    assert plain_value(field("some-new-type", *values)) == values
     assert plain_value(field("text")) is None
+
+
+def test_files_links_and_typed_values_keep_what_a_write_needs():
+    image = {"value": {"file_id": 9, "name": "logo.png", "mimetype": "image/png", "size": 12}}
+    assert plain_value(field("image", image)) == [FileRef(9, "logo.png", "image/png", 12)]
+    assert str(plain_value(field("file", image))[0]) == "logo.png"
+    embed = {"embed": {"embed_id": 4, "original_url": "https://example.com/a"}, "file": None}
+    [link] = plain_value(field("embed", embed))
+    assert link == "https://example.com/a" and link.embed_id == 4
+    [mail] = plain_value(field("email", {"type": "home", "value": "a@example.com"}))
+    assert mail == "a@example.com" and mail.type == "home"
+    assert as_text([mail, link]) == "a@example.com; https://example.com/a"
 
 
 def test_item_values_on_a_real_fake_item(fake):

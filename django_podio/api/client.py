@@ -30,6 +30,11 @@ import requests
 
 from .. import conf
 from ..exceptions import DjangoPodioError, InvalidToken, PodioError, TokenExpired
+from .apps import AppsAPI
+from .comments import CommentsAPI
+from .embeds import EmbedsAPI
+from .files import FilesAPI
+from .items import ItemWrites, WriteObserver, external_id_path
 from .transport import Transport, without_frames
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -71,7 +76,14 @@ class OAuth2Auth(requests.auth.AuthBase):
         return "<OAuth2Auth [redacted]>"
 
 
-class PodioClient:
+class PodioClient(ItemWrites, AppsAPI, FilesAPI, CommentsAPI, EmbedsAPI):
+    """Calls to Podio: the core here, one mixin per endpoint family (writes of items, apps,
+    files, comments, embeds: see :mod:`django_podio.api.shape`).
+
+    ``observer`` hears of every item write Podio accepted (:func:`django_podio.get_client`
+    passes the item cache's, so cached lists follow the site's own writes).
+    """
+
     def __init__(
         self,
         access_token: str,
@@ -79,6 +91,7 @@ class PodioClient:
         refresh: Callable[[str], str] | None = None,
         api_url: str | None = None,
         transport: Transport | None = None,
+        observer: WriteObserver | None = None,
         **transport_options: Any,
     ) -> None:
         self._auth = OAuth2Auth(access_token)
@@ -86,6 +99,8 @@ class PodioClient:
         self.api_url = (api_url or conf.get("API_URL")).rstrip("/")
         self._origin = origin(self.api_url)
         self.transport = transport or Transport(**transport_options)
+        self.observer = observer
+        self._item_apps: dict[int, int] = {}  # item id -> app id, for encoding updates
 
     def __repr__(self) -> str:
         return f"<PodioClient {self.api_url} rate_limit={self.rate_limit}>"
@@ -173,6 +188,31 @@ class PodioClient:
     def delete(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
         return self.request("DELETE", path, params=params)
 
+    def write(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        safe: bool = False,
+    ) -> Any:
+        """A typed write of an endpoint family: sent once (``safe`` ones, whose repetition
+        is harmless, are retried like reads), refreshed and replayed once on a 401, and a
+        420 waited out like a read's: Podio refused it before doing anything."""
+        return self._send(
+            method,
+            self.url_for(path),
+            json=json,
+            params=params,
+            files=files,
+            data=data,
+            safe=safe,
+            wait_refused=True,
+        )
+
     # Podio resources -------------------------------------------------------------------
 
     def get_user_status(self) -> dict[str, Any]:
@@ -181,12 +221,14 @@ class PodioClient:
     def get_item(self, item_id: int, *, mark_as_viewed: bool = False) -> dict[str, Any]:
         """One item. Background reads must not mark the user's notifications as read."""
         params = {"mark_as_viewed": "true" if mark_as_viewed else "false"}
-        return self.get(f"/item/{int(item_id)}", params=params)
+        item = self.get(f"/item/{int(item_id)}", params=params)
+        self._remember_item(item)
+        return item
 
     def get_item_by_external_id(self, app_id: int, external_id: str) -> dict[str, Any]:
-        from urllib.parse import quote
-
-        return self.get(f"/item/app/{int(app_id)}/external_id/{quote(str(external_id), safe='')}")
+        item = self.get(external_id_path(app_id, external_id))
+        self._remember_item(item)
+        return item
 
     def filter_items(self, app_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
         """One page of ``POST /item/app/{id}/filter/``: a read, so it is retried like a GET."""

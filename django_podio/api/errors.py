@@ -89,6 +89,8 @@ def error_from_response(response: requests.Response, method: str, path: str) -> 
         return exc.Forbidden(**fields)
     if status == 404:
         return exc.NotFound(**fields)
+    if status == 409:
+        return exc.Conflict(**fields)
     if status == 410:
         return exc.Gone(**fields)
     if status in (420, 429):

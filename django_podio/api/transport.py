@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from .. import conf
 from ..exceptions import PodioConnectionError, RateLimited, ServerError
@@ -83,9 +84,11 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         auth: requests.auth.AuthBase | None = None,
         safe: bool | None = None,
+        wait_refused: bool = False,
         on_unauthorized: Callable[[Exception], Mapping[str, str] | None] | None = None,
     ) -> requests.Response:
         """Send one logical request; return the successful response or raise a PodioError.
@@ -94,6 +97,9 @@ class Transport:
         network errors, 5xx and unreadable bodies, and waited out on a rate limit (see
         :meth:`_rate_limit_wait`). A write is never sent twice: whatever the answer, it is
         raised to the caller, who alone knows whether sending it again is harmless.
+        ``wait_refused`` lets a write wait out Podio's rate-limit answer like a read: for the
+        typed writes (``create_item`` …), whose 420 comes from Podio, which refused the call
+        before doing anything; raw ``post``/``put`` never set it.
         ``on_unauthorized`` may return fresh headers once after a 401 (the refresh-and-replay
         rule lives with the caller that owns the token); the request is replayed when it
         returns a mapping, even an empty one (an ``auth`` object may carry the new token).
@@ -116,6 +122,7 @@ class Transport:
                     params=params,
                     json=json,
                     data=data,
+                    files=files,
                     headers=headers,
                     auth=auth,
                     timeout=self.timeout,
@@ -137,7 +144,8 @@ class Transport:
                     continue
                 logger.warning("%s %s failed (%s)", method, path, kind)
                 raise PodioConnectionError(
-                    f"Could not reach Podio: {method} {path} ({kind})"
+                    f"Could not reach Podio: {method} {path} ({kind})",
+                    maybe_sent=maybe_sent(failure),
                 ) from without_frames(failure)
             self._track_rate_limit(response)
             elapsed = (self.clock() - started) * 1000
@@ -165,7 +173,9 @@ class Transport:
 
             error = error_from_response(response, method, path)
             if isinstance(error, RateLimited):
-                wait = self._rate_limit_wait(error, safe=safe, waits=waits, waited=waited)
+                wait = self._rate_limit_wait(
+                    error, safe=safe or wait_refused, waits=waits, waited=waited
+                )
                 if wait is not None:
                     logger.info("%s %s rate limited; waiting %ss as Podio asks", method, path, wait)
                     waits += 1
@@ -204,10 +214,11 @@ class Transport:
 
         The rules, so that no answer can make the client spin or hammer Podio:
 
-        - only ``safe`` requests are sent again. A 420 means Podio refused the call, but a
-          429 may come from anything in between, and a token request that reached Podio may
-          have spent a refresh token: a write is never replayed, it raises ``RateLimited``
-          with the wait so the caller (or a task re-enqueuing itself) decides;
+        - only ``safe`` requests are sent again, and the typed writes that ask for it
+          (``wait_refused``): a 420 means Podio refused the call before doing anything. A raw
+          write (``post``, ``put``: its body may be anything, a token request that reached
+          Podio may have spent a refresh token) is never replayed; it raises
+          ``RateLimited`` with the wait so the caller (or a task re-enqueuing itself) decides;
         - a wait the answer does not state (or states as negative or non-numeric) is not
           guessed: raise;
         - each wait lasts at least ``MIN_RATE_LIMIT_WAIT`` seconds (Podio asking 0 seconds
@@ -232,6 +243,22 @@ class Transport:
             int(limit) if limit and limit.isdigit() else None,
             int(remaining) if remaining and remaining.isdigit() else None,
         )
+
+
+def maybe_sent(failure: requests.RequestException) -> bool:
+    """Whether a request that failed this way may have reached Podio.
+
+    Only a connection that was never made proves it did not: a refused connection or a
+    connect timeout. A reset, a read timeout or a dropped answer may come after Podio did
+    the work.
+    """
+    if isinstance(failure, requests.ConnectTimeout):
+        return False
+    if isinstance(failure, requests.ConnectionError):
+        reason = getattr(failure.args[0], "reason", None) if failure.args else None
+        if isinstance(reason, NewConnectionError):
+            return False
+    return True
 
 
 def without_frames(error: BaseException) -> BaseException:

@@ -27,6 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import items
+from ..api.apps import forget_app
 from ..exceptions import (
     DecryptionError,
     DjangoPodioError,
@@ -40,6 +41,9 @@ from ..models import PodioHook, PodioHookEvent, PodioItem
 from ..redaction import get_logger
 from ..signals import hook_event, item_changed, item_deleted
 from .receive import ITEM_EVENTS
+
+#: Events that say an app's field definitions changed.
+APP_EVENTS = frozenset({"app.update", "app.delete"})
 
 log = get_logger("django_podio.hooks")
 
@@ -162,6 +166,9 @@ def process_event(pk: int, *, force: bool = False) -> ProcessReport:
         return ProcessReport()
     if event.type == "hook.verify":
         return _verify(claimed[0], now)
+    if event.type in APP_EVENTS:
+        # Podio says the app changed: the next write reads its field definitions again.
+        forget_app(event.hook.app_id)
     for claimed_event in claimed:
         _send(hook_event, event=claimed_event)
     _finish(claimed, now)

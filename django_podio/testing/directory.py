@@ -285,9 +285,15 @@ class DirectoryState(StateShape):
             },
         }
 
+    #: Podio shows an app's token in ``GET /app/{id}`` to API keys with a raised trust level
+    #: (``podio-api.md`` §4.4): True plays such a key.
+    expose_app_tokens = False
+
     def app_json(self, app: FakeApp) -> dict[str, Any]:
         with self._lock:
             data = self._app_mini(app)
+            if self.expose_app_tokens:
+                data["token"] = app.app_token
             data.update(
                 {
                     "original": None,

@@ -20,7 +20,14 @@ FAULT_KINDS = (
     "html",
     "420",
     "timeout",
+    # After processing: the request takes effect (an item is created …), then the answer is
+    # lost: dropped, replaced by a 5xx, or sent too late for the client's read timeout.
+    "drop_after",
+    "500_after",
+    "504_after",
+    "timeout_after",
 )
+AFTER_KINDS = frozenset(kind for kind in FAULT_KINDS if kind.endswith("_after"))
 DEFAULT_RANDOM_KINDS = ("500", "502", "503", "drop", "malformed_json")
 # The OAuth endpoints only fail when a test aims at them: a stray random fault there would
 # make unrelated tests flaky.
@@ -34,6 +41,11 @@ class Fault:
     method: str | None = None
     count: int = 1
     wait_seconds: int = 5
+
+    @property
+    def after(self) -> bool:
+        """Whether the request is processed before this fault hits its answer."""
+        return self.kind in AFTER_KINDS
 
 
 def path_matches(path: str, prefix: str | None) -> bool:
@@ -55,6 +67,7 @@ class FaultInjector:
         self.rate = 0.0
         self.kinds: tuple[str, ...] = DEFAULT_RANDOM_KINDS
         self.paths: list[str] | None = None
+        self.methods: frozenset[str] | None = None
 
     def add(self, fault: Fault) -> None:
         if fault.kind not in FAULT_KINDS:
@@ -65,7 +78,11 @@ class FaultInjector:
             self._queue.append(fault)
 
     def set_rate(
-        self, rate: float, kinds: tuple[str, ...] | list[str], paths: list[str] | None
+        self,
+        rate: float,
+        kinds: tuple[str, ...] | list[str],
+        paths: list[str] | None,
+        methods: list[str] | tuple[str, ...] | None = None,
     ) -> None:
         unknown = set(kinds) - set(FAULT_KINDS)
         if unknown:
@@ -76,6 +93,7 @@ class FaultInjector:
             self.rate = rate
             self.kinds = tuple(kinds)
             self.paths = list(paths) if paths is not None else None
+            self.methods = frozenset(m.upper() for m in methods) if methods else None
 
     def clear(self) -> None:
         with self._lock:
@@ -99,6 +117,8 @@ class FaultInjector:
                     self._queue.remove(fault)
                 return Fault(fault.kind, fault.path, fault.method, 1, fault.wait_seconds)
             if self.rate <= 0 or not self.kinds:
+                return None
+            if self.methods is not None and method.upper() not in self.methods:
                 return None
             if self.paths is None:
                 applies = path_matches(path, None)

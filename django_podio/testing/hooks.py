@@ -192,22 +192,26 @@ class HookState(StateShape):
     # ------------------------------------------------------------------ events
     def _item_event(self, event_type: str, item: FakeItem) -> None:
         """Called (under the lock) by every item change: one delivery per matching hook."""
+        form = {
+            "item_id": str(item.item_id),
+            "item_revision_id": str(item.item_id * 100 + item.revision),
+            "external_id": item.external_id or "",
+        }
+        self._enqueue_event(event_type, item.app_id, form)
+
+    def _enqueue_event(self, event_type: str, app_id: int, form: dict[str, str]) -> None:
+        """One delivery of ``event_type`` (with the event's ids in ``form``) per active hook
+        of that type on the app."""
         for hook in self.hooks.values():
             if (hook.ref_type, hook.ref_id, hook.type, hook.status) != (
                 "app",
-                item.app_id,
+                app_id,
                 event_type,
                 "active",
             ):
                 continue
-            form = {
-                "type": event_type,
-                "hook_id": str(hook.hook_id),
-                "item_id": str(item.item_id),
-                "item_revision_id": str(item.item_id * 100 + item.revision),
-                "external_id": item.external_id or "",
-            }
-            self._enqueue(HookDelivery(hook.hook_id, hook.url, form))
+            delivery = {"type": event_type, "hook_id": str(hook.hook_id), **form}
+            self._enqueue(HookDelivery(hook.hook_id, hook.url, delivery))
 
     # ------------------------------------------------------------------ delivery
     @contextlib.contextmanager

@@ -91,6 +91,7 @@ class ItemState(StateShape):
         created_on: float | None = None,
         last_edit_on: float | None = None,
         tags: list[str] | None = None,
+        hook: bool = True,
     ) -> FakeItem:
         app = self.get_app(app_id)
         values = {}
@@ -115,7 +116,8 @@ class ItemState(StateShape):
         app.items[item.item_id] = item
         self._item_index[item.item_id] = app.app_id
         self._items_changed(app.app_id)
-        self._item_event("item.create", item)
+        if hook:
+            self._item_event("item.create", item)
         return item
 
     def add_items(self, app_id: int, n: int) -> list[int]:
@@ -155,6 +157,7 @@ class ItemState(StateShape):
                     item.values[f["external_id"]] = entries
                 else:
                     item.values.pop(f["external_id"], None)
+                item.field_revisions[f["external_id"]] = item.revision + 1
             if external_id is not None:
                 item.external_id = str(external_id)
             if tags is not None:
@@ -289,7 +292,7 @@ class ItemState(StateShape):
             return {"type": "work" if ftype == "email" else "mobile", "value": str(value)}
         if ftype == "location":
             return str(value.get("value") if isinstance(value, dict) else value)
-        return value
+        return self._normalize_written(ftype, value)  # member, embed, image, file: writes.py
 
     def _normalize_date(self, value: Any) -> dict[str, str | None]:
         """Dates are written in the user's local time (start/end) or UTC (start_utc/end_utc)."""
@@ -380,7 +383,7 @@ class ItemState(StateShape):
                 "lng": None,
                 "map_in_sync": True,
             }
-        return {"value": entry}
+        return self._render_written(ftype, entry)
 
     @staticmethod
     def _render_date(entry: dict[str, str | None]) -> dict[str, Any]:
@@ -495,7 +498,7 @@ class ItemState(StateShape):
                 "fields": fields,
                 "tags": list(item.tags),
                 "files": [],
-                "comments": [],
+                "comments": self.comments_of(item.item_id),
                 "ratings": {},
                 "rights": ["view", "update", "delete", "comment", "rate", "subscribe"],
                 "subscribed": True,
@@ -504,7 +507,7 @@ class ItemState(StateShape):
                 "priority": 0,
                 "like_count": 0,
                 "is_liked": False,
-                "comment_count": 0,
+                "comment_count": len(self.comments_of(item.item_id)),
                 "file_count": 0,
                 "task_count": 0,
                 "excerpt": {"label": title[:100], "text": title[:100]},

@@ -74,9 +74,23 @@ def fake_podio(request: pytest.FixtureRequest) -> Iterator[FakePodio]:
                 override.enable()
         yield fake
     finally:
+        if settings is not None:
+            _forget_apps(fake)
         if override is not None:
             override.disable()
         fake.stop()
+
+
+def _forget_apps(fake: FakePodio) -> None:
+    """Drop the fake's apps from django-podio's definition cache: the next test's fake may
+    get the same port and app ids with other fields."""
+    try:
+        from django_podio.api.apps import forget_app
+
+        for app_id in list(fake.apps):
+            forget_app(app_id, api_url=fake.url)
+    except Exception:  # noqa: S110 - no cache configured or Django half set up: none cached
+        pass
 
 
 @pytest.fixture(scope="session")

@@ -117,6 +117,8 @@ class FakeItem:
     last_edit_on: int
     revision: int = 0
     tags: list[str] = field(default_factory=list)
+    #: external id -> the revision that last changed the field (for 409 conflicts).
+    field_revisions: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -106,6 +106,80 @@ def default_fields(app_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def every_type_fields(app_id: int) -> list[dict[str, Any]]:
+    """A field of every type an item write takes (and a calculation), for write tests.
+
+    Settings in the shapes Podio's app definitions have (``podio-api.md`` §4.4, §4.5).
+    """
+    fields = {f["external_id"]: f for f in default_fields(app_id)}
+
+    def field(
+        external_id: str, ftype: str, label: str, settings: dict[str, Any], **config: Any
+    ) -> dict[str, Any]:
+        return {
+            "external_id": external_id,
+            "type": ftype,
+            "label": label,
+            "settings": settings,
+            "config": config,
+        }
+
+    return [
+        fields["title"],
+        field(
+            "notes",
+            "text",
+            "Notes",
+            {"format": "html", "size": "large"},
+            description="Anything else",
+        ),
+        fields["amount"],
+        fields["budget"],
+        field("fee", "money", "Fee", {"allowed_currencies": ["EUR"]}),
+        fields["status"],
+        field(
+            "tags",
+            "category",
+            "Tags",
+            {"options": TAG_OPTIONS, "multiple": True, "display": "list"},
+        ),
+        fields["due-date"],
+        field("day", "date", "Day", {"calendar": True, "end": "disabled", "time": "disabled"}),
+        fields["owner"],
+        field("reviewer", "member", "Reviewer", {}),
+        fields["progress"],
+        fields["related"],
+        field("email", "email", "Email", {"possible_types": ["work", "home", "other"]}),
+        fields["phone"],
+        field("website", "embed", "Website", {}),
+        fields["location"],
+        fields["duration"],
+        field("photo", "image", "Photo", {"allowed_mimetypes": ["image/png", "image/jpeg"]}),
+        field("attachment", "file", "Attachment", {}),
+        fields["calculation"],
+    ]
+
+
+def add_every_type_app(state: PodioState, name: str = "Everything") -> FakeApp:
+    """An app with :func:`every_type_fields`, its reference field pointing at itself."""
+    app = state.add_app(name=name, fields=every_type_fields(0))
+    for f in app.fields:
+        if f["type"] == "app":
+            f["config"]["settings"] = {
+                "referenced_apps": [{"app_id": app.app_id}],
+                "multiple": True,
+            }
+    return app
+
+
+TAG_OPTIONS = [
+    {"id": 1, "text": "Urgent", "status": "active", "color": "F7D1D0"},
+    {"id": 2, "text": "Client", "status": "active", "color": "D2E4EB"},
+    {"id": 3, "text": "Internal", "status": "active", "color": "DCEBD8"},
+    {"id": 4, "text": "Retired", "status": "deleted", "color": "E1D8ED"},
+]
+
+
 def generate_value(
     state: PodioState, app: FakeApp, f: dict[str, Any], rng: random.Random, n: int, now: float
 ) -> Any:

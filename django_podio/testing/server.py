@@ -17,7 +17,6 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
@@ -33,10 +32,20 @@ from .state import (
     fmt_ts,
     rate_limit_error,
 )
+from .wire import (
+    HTML_TYPE,
+    JSON_TYPE,
+    NO_ROUTE,
+    Request,
+    Response,
+    app_access,
+    error_response,
+    json_body,
+    json_response,
+    parse_multipart,
+)
+from .write_routes import WRITE_ROUTES, WriteRoutes
 
-JSON_TYPE = "application/json; charset=utf-8"
-HTML_TYPE = "text/html; charset=utf-8"
-NO_ROUTE = "No matching operation could be found. No body was given."
 #: Paths of the fake's own control endpoints (never Podio's).
 CONTROL_PREFIX = "/_fake/"
 MALFORMED_BODY = b'{"item_id": 1, "title": "Truncated resp'
@@ -60,54 +69,6 @@ FAULT_ERRORS = {
     "503": (503, "unavailable", "The service is temporarily unavailable"),
     "504": (504, "gateway_timeout", "Gateway timeout"),
 }
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    raw_query: str
-    query: dict[str, list[str]]
-    headers: Headers
-    body: bytes
-    json: Any
-    form: dict[str, str] | None
-    json_error: bool = False
-
-    def arg(self, name: str, default: str | None = None) -> str | None:
-        """Repeated query parameters: the last one wins, as on Podio."""
-        values = self.query.get(name)
-        return values[-1] if values else default
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    content_type: str | None = JSON_TYPE
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False
-
-
-def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    return Response(status, body, JSON_TYPE, dict(headers or {}))
-
-
-def error_response(error: ApiError, request: Request) -> Response:
-    payload = {
-        "error": error.error,
-        "error_description": error.description,
-        "error_detail": error.detail,
-        "error_parameters": error.parameters,
-        "error_propagate": False,
-        "request": {
-            "url": "http://api.podio.com" + request.path,
-            "query_string": request.raw_query,
-            "method": request.method,
-        },
-    }
-    return json_response(error.status, payload, error.headers)
 
 
 def html_response(status: int, title: str, body_html: str) -> Response:
@@ -138,8 +99,6 @@ ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
         ("GET", r"/app/space/(?P<space_id>\d+)", "space_apps", "general"),
         ("GET", r"/app/(?P<app_id>\d+)", "app", "general"),
         ("GET", r"/item/(?P<item_id>\d+)", "item_get", "general"),
-        ("PUT", r"/item/(?P<item_id>\d+)", "item_update", "general"),
-        ("DELETE", r"/item/(?P<item_id>\d+)", "item_delete", "general"),
         (
             "GET",
             r"/item/app/(?P<app_id>\d+)/external_id/(?P<external_id>[^/]+)",
@@ -149,12 +108,12 @@ ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
         ("POST", r"/item/app/(?P<app_id>\d+)/filter", "item_filter", "limited"),
         ("GET", r"/item/app/(?P<app_id>\d+)/count", "item_count", "general"),
         ("GET", r"/item/app/(?P<app_id>\d+)", "item_list", "limited"),
-        ("POST", r"/item/app/(?P<app_id>\d+)", "item_create", "general"),
         ("POST", r"/hook/(?P<ref_type>[a-z_]+)/(?P<ref_id>\d+)", "hook_create", "general"),
         ("GET", r"/hook/(?P<ref_type>[a-z_]+)/(?P<ref_id>\d+)", "hook_list", "general"),
         ("DELETE", r"/hook/(?P<hook_id>\d+)", "hook_delete", "general"),
         ("POST", r"/hook/(?P<hook_id>\d+)/verify/validate", "hook_validate", "general"),
         ("POST", r"/hook/(?P<hook_id>\d+)/verify/request", "hook_request", "general"),
+        *WRITE_ROUTES,
     ]
 ]
 
@@ -246,9 +205,12 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 json_error = True
         form = None
+        files: dict[str, Any] = {}
         if content_type == "application/x-www-form-urlencoded":
             pairs = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
             form = {k: v[-1] for k, v in pairs.items()}
+        elif content_type == "multipart/form-data":
+            form, files = parse_multipart(headers.get("Content-Type") or "", body)
         return Request(
             method=self.command,
             path=split.path or "/",
@@ -259,6 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
             json=parsed,
             form=form,
             json_error=json_error,
+            files=files,
         )
 
     def _dispatch(self) -> None:
@@ -310,7 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class FakePodio(PodioState):
+class FakePodio(WriteRoutes, PodioState):
     """Podio's API and OAuth endpoints on a local port, with knobs for time, faults and limits."""
 
     def __init__(
@@ -410,9 +373,11 @@ class FakePodio(PodioState):
         rate: float,
         kinds: tuple[str, ...] | list[str] = ("500", "502", "503", "drop", "malformed_json"),
         paths: list[str] | None = None,
+        methods: list[str] | tuple[str, ...] | None = None,
     ) -> None:
-        """Random, seeded faults on a share of requests (OAuth paths only when listed)."""
-        self.faults.set_rate(rate, kinds, paths)
+        """Random, seeded faults on a share of requests (OAuth paths only when listed;
+        only these HTTP ``methods`` when given)."""
+        self.faults.set_rate(rate, kinds, paths, methods)
 
     def add_fault(
         self,
@@ -441,6 +406,8 @@ class FakePodio(PodioState):
             self._stopping.wait(seconds)
 
     def _fault_response(self, fault: Fault, request: Request) -> Response | None:
+        if fault.after:
+            return None  # see _respond: these hit the answer, after processing
         if fault.kind in FAULT_ERRORS:
             status, code, text = FAULT_ERRORS[fault.kind]
             return error_response(ApiError(status, code, text), request)
@@ -474,9 +441,22 @@ class FakePodio(PodioState):
             if response is not None:
                 return response
         try:
-            return self._route(request)
+            response = self._route(request)
         except ApiError as error:
-            return error_response(error, request)
+            response = error_response(error, request)
+        if fault is not None and fault.after:
+            return self._lost_answer(fault, request, response)
+        return response
+
+    def _lost_answer(self, fault: Fault, request: Request, response: Response) -> Response:
+        """An after-processing fault: the work is done, the answer does not arrive whole."""
+        if fault.kind == "drop_after":
+            return Response(0, drop=True)
+        if fault.kind == "timeout_after":
+            self._pause(self.timeout_fault_seconds)
+            return response
+        status, code, text = FAULT_ERRORS[fault.kind.removesuffix("_after")]
+        return error_response(ApiError(status, code, text), request)
 
     def _route(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
@@ -719,20 +699,8 @@ class FakePodio(PodioState):
             raise ApiError(404, "not_found", "User not found")
         return user
 
-    @staticmethod
-    def _app_access(token: AccessToken, app_id: int) -> None:
-        if token.ref_type == "app" and token.ref_id != int(app_id):
-            raise ApiError(403, "forbidden", "The app token only gives access to its own app")
-
-    @staticmethod
-    def _json_body(request: Request) -> dict[str, Any]:
-        if request.json_error:
-            raise ApiError(400, "bad_request", "The body is not valid JSON")
-        if request.json is None:
-            return {}
-        if not isinstance(request.json, dict):
-            raise ApiError(400, "invalid_value", "Invalid value (array): must be object")
-        return request.json
+    _app_access = staticmethod(app_access)
+    _json_body = staticmethod(json_body)
 
     def _api_user_status(self, request: Request, token: AccessToken) -> Response:
         user = self._user_only(token)
@@ -828,27 +796,6 @@ class FakePodio(PodioState):
         self._app_access(token, item.app_id)
         return json_response(200, self.item_json(item))
 
-    def _api_item_update(self, request: Request, token: AccessToken, item_id: str) -> Response:
-        body = self._json_body(request)
-        with self._lock:
-            item = self.get_item(int(item_id))
-            self._app_access(token, item.app_id)
-            fields = body.get("fields") or {}
-            if not isinstance(fields, dict):
-                raise ApiError(400, "invalid_value", "fields must be an object")
-            revision = self.update_item(
-                item.item_id, fields, external_id=body.get("external_id"), tags=body.get("tags")
-            )
-            title = self._title(self.apps[item.app_id], item)
-        return json_response(200, {"revision": revision, "title": title})
-
-    def _api_item_delete(self, request: Request, token: AccessToken, item_id: str) -> Response:
-        with self._lock:
-            item = self.get_item(int(item_id))
-            self._app_access(token, item.app_id)
-            self.delete_item(item.item_id)
-        return Response(204, b"", None)
-
     def _api_item_by_external_id(
         self, request: Request, token: AccessToken, app_id: str, external_id: str
     ) -> Response:
@@ -875,23 +822,6 @@ class FakePodio(PodioState):
         app = self.get_app(int(app_id))
         with self._lock:
             return json_response(200, {"count": len(app.items)})
-
-    def _api_item_create(self, request: Request, token: AccessToken, app_id: str) -> Response:
-        self._app_access(token, int(app_id))
-        body = self._json_body(request)
-        fields = body.get("fields") or {}
-        if not isinstance(fields, dict):
-            raise ApiError(400, "invalid_value", "fields must be an object")
-        with self._lock:
-            item = self._create_item(
-                int(app_id),
-                fields,
-                external_id=body.get("external_id"),
-                created_by=(token.ref_type, token.ref_id),
-                tags=body.get("tags"),
-            )
-            title = self._title(self.apps[item.app_id], item)
-        return json_response(200, {"item_id": item.item_id, "title": title})
 
     # ------------------------------------------------------------------ hooks
     def _hook_access(self, token: AccessToken, ref_type: str, ref_id: int) -> None:

@@ -35,6 +35,7 @@ from .records import (
     rate_limit_error,
     slugify,
 )
+from .writes import FakeFile, WriteState
 
 # What ``from .state import ...`` gave before the state was split by resource.
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "AuthCode",
     "DeliveryOptions",
     "FakeApp",
+    "FakeFile",
     "FakeHook",
     "FakeItem",
     "FakeOrg",
@@ -63,11 +65,12 @@ __all__ = [
 ]
 
 
-class PodioState(DirectoryState, ItemState, OAuthState, HookState):
+class PodioState(DirectoryState, ItemState, WriteState, OAuthState, HookState):
     """The fake's data and rules, independent of HTTP so tests can drive it directly too.
 
     Split by resource: :mod:`.directory` (people, orgs, spaces, apps), :mod:`.items`,
-    :mod:`.oauth` (credentials, rate limits), :mod:`.hooks` (webhooks); this class adds the
+    :mod:`.writes` (API writes, comments, files), :mod:`.oauth` (credentials, rate limits),
+    :mod:`.hooks` (webhooks); this class adds the
     clock, the id counters, the request log and seeding, and holds everything's state.
     """
 
@@ -129,6 +132,7 @@ class PodioState(DirectoryState, ItemState, OAuthState, HookState):
         self.retired_secrets: list[str] = []
         self._log: list[RecordedRequest] = []
         self._init_hooks()
+        self._init_writes()
 
     # ------------------------------------------------------------------ clock
     def now(self) -> float:

@@ -130,4 +130,8 @@ def get_client(
     def refresh(stale: str) -> str:
         return usable_token(PodioConnection(pk=pk), stale_token=stale)
 
+    if "observer" not in client_options:
+        from ..items.write import CacheFollower
+
+        client_options["observer"] = CacheFollower()  # the cache follows our own writes
     return PodioClient(token, refresh=refresh, **client_options)
