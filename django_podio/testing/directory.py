@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from . import seed as _seed
@@ -139,7 +140,11 @@ class DirectoryState(StateShape):
             return app
 
     def _complete_field(self, spec: dict[str, Any], delta: int = 0) -> dict[str, Any]:
-        """Fill in what Podio always has on a field, so partial test definitions work."""
+        """Fill in what Podio always has on a field, so partial test definitions work.
+
+        A copy: an app's settings (its options …) are its own, whatever a test changes.
+        """
+        spec = copy.deepcopy(spec)
         ftype = spec.get("type", "text")
         label = spec.get("label") or spec.get("config", {}).get("label") or "Field"
         external_id = spec.get("external_id") or slugify(label)
