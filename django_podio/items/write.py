@@ -13,6 +13,11 @@ after a sync or the webhook. The client from :func:`django_podio.get_client` tel
 * an update that changed nothing, or a row that already holds the revision (the webhook got
   there first), costs nothing.
 
+When the row changes, ``item_changed`` (or ``item_deleted``) is sent with ``sender=PodioItem``
+after the commit, as webhook processing sends it for changes made elsewhere: the webhook that
+follows finds the row current and stays silent, so a receiver hears of each change once (a
+delete's webhook still reports it again: it cannot tell our delete from another one).
+
 No database write happens inside a network call: inside the caller's transaction (say,
 ``ATOMIC_REQUESTS``) the row is written when it commits, and not at all if it rolls back
 (the webhook or the next sync brings the item then).
@@ -20,18 +25,22 @@ No database write happens inside a network call: inside the caller's transaction
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from ..models import PodioHook, PodioItem, PodioItemSync
+from ..signals import item_changed, item_deleted
 from .cache import delete_item, item_app_id, upsert_items
 
 if TYPE_CHECKING:
     from ..api.client import PodioClient
     from ..api.items import Written
+
+log = logging.getLogger("django_podio.items")
 
 
 def after_commit(work: Callable[[], object]) -> None:
@@ -60,7 +69,8 @@ class CacheFollower:
 
     def written(self, client: PodioClient, write: Written) -> None:
         if write.kind == "delete":
-            after_commit(lambda: delete_item(write.item_id))
+            app_of_row = write.app_id or self.app_of(write.item_id)
+            after_commit(lambda: _delete(write.item_id, app_of_row))
             return
         if not write.changed:
             return
@@ -78,4 +88,26 @@ class CacheFollower:
         app_id = item_app_id(item) or write.app_id
         if app_id is None:
             return
-        after_commit(lambda: upsert_items(app_id, [item], now=fetched_at, lock=True))
+        event = "item.create" if write.kind == "create" else "item.update"
+        after_commit(lambda: _store(app_id, item, fetched_at, event))
+
+
+def _store(app_id: int, item: Mapping[str, Any], fetched_at: Any, event: str) -> None:
+    result = upsert_items(app_id, [item], now=fetched_at, lock=True)
+    if result.created or result.updated:
+        _send(item_changed, app_id=app_id, item_id=int(item["item_id"]), event=event, item=item)
+
+
+def _delete(item_id: int, app_id: int | None) -> None:
+    if delete_item(item_id) and app_id is not None:
+        _send(item_deleted, app_id=app_id, item_id=item_id)
+
+
+def _send(signal: Any, **kwargs: Any) -> None:
+    for receiver, result in signal.send_robust(sender=PodioItem, **kwargs):
+        if isinstance(result, Exception):
+            log.error(
+                "A receiver of a django_podio item signal failed",
+                exc_info=(type(result), result, result.__traceback__),
+                extra={"receiver": getattr(receiver, "__qualname__", repr(receiver))},
+            )
