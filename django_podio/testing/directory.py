@@ -173,6 +173,17 @@ class DirectoryState(StateShape):
             "config": config,
         }
 
+    def add_field(self, app_id: int, spec: dict[str, Any]) -> dict[str, Any]:
+        """Add a field to an app, as its owner does in Podio's app builder (``app.update``
+        hooks fire)."""
+        with self._lock:
+            app = self.get_app(app_id)
+            field = self._complete_field(spec, len(app.fields))
+            app.fields.append(field)
+            self._items_changed(app.app_id)
+            self._enqueue_event("app.update", app.app_id, {"app_id": str(app.app_id)})
+            return field
+
     def get_app(self, app_id: int) -> FakeApp:
         with self._lock:
             try:

@@ -73,3 +73,32 @@ def test_a_change_made_elsewhere_still_refetches(hooked):
     item_id = fake.add_item(app.app_id, fields={"title": "Theirs"})["item_id"]
     wait_until(lambda: PodioItem.objects.filter(item_id=item_id).exists(), what="cache row")
     assert len(fake.requests_to(f"/item/{item_id}", "GET")) == 1
+
+
+def test_an_app_update_webhook_drops_the_cached_definition(site):
+    from django_podio.api.apps import cached_app
+
+    out = StringIO()
+    with site.fake.held_deliveries(), SHARED_CONNECTION:
+        call_command(
+            "podio_hooks",
+            "sync",
+            str(site.app.app_id),
+            "--app",
+            "--events",
+            "app.update",
+            stdout=out,
+        )
+    wait_until(lambda: any(h.status == "active" for h in site.fake.hooks.values()))
+    wait_until(lambda: settled(site))
+    with SHARED_CONNECTION:
+        client = get_client(app_id=site.app.app_id)
+        client.get_app(site.app.app_id)
+    assert cached_app(site.app.app_id) is not None
+    site.fake.add_field(site.app.app_id, {"external_id": "priority", "type": "progress"})
+    wait_until(lambda: PodioHookEvent.objects.filter(type="app.update").exists(), what="event")
+    wait_until(lambda: settled(site))
+    assert cached_app(site.app.app_id) is None
+    with SHARED_CONNECTION:
+        created = client.create_item(site.app.app_id, {"title": "x", "priority": 3})
+    assert created["item_id"]
