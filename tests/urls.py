@@ -10,5 +10,7 @@ urlpatterns = [
     path("_allauth/", include("allauth.headless.urls")),
     path("podio/", include("django_podio.urls")),
     path("test/refresh-then-fail/", views.refresh_then_fail),
+    path("test/items/<int:app_id>/new/", views.new_item),
+    path("test/items/<int:app_id>/<int:item_id>/", views.edit_item),
     path("", lambda request: HttpResponse(f"home {request.user}")),
 ]
