@@ -114,7 +114,10 @@ class MoneyField(forms.MultiValueField):
     """An amount and one of the field's currencies: a :class:`~django_podio.values.Money`."""
 
     def __init__(self, currencies: Sequence[str], **kwargs: Any) -> None:
-        fields = (forms.DecimalField(), forms.ChoiceField(choices=[(c, c) for c in currencies]))
+        fields = (
+            forms.DecimalField(required=False),
+            forms.ChoiceField(choices=[(c, c) for c in currencies], required=False),
+        )
         kwargs.setdefault("widget", MoneyWidget(currencies))
         super().__init__(fields, require_all_fields=False, **kwargs)
 
@@ -180,6 +183,8 @@ class PodioDateField(forms.MultiValueField):
             if end is not None:
                 raise ValidationError("Give a start date.")
             return None
+        if end is not None and isinstance(start, datetime) != isinstance(end, datetime):
+            raise ValidationError("Give both the start and the end a time, or neither.")
         if end is None and self.end_required:
             raise ValidationError("Give an end date.")
         return start if end is None else DateRange(start, end)

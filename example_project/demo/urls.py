@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import live_edit, spa, views
+from . import live_edit, new_item, spa, views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/refresh/", views.refresh_now, name="refresh_now"),
     path("dashboard/edit-in-podio/", live_edit.edit_in_podio, name="edit_in_podio"),
+    path("items/new/", new_item.new_item, name="new_item"),
 ]

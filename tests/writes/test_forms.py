@@ -292,3 +292,15 @@ def test_save_refuses_an_invalid_form_and_conflicts_raise(podio):
     with pytest.raises(Conflict):
         stale.save()
     assert stale.non_field_errors() and "Reload the page" in stale.non_field_errors()[0]
+
+
+def test_an_empty_money_field_and_a_half_timed_range(podio):
+    """What a browser sends for an untouched money field (the currency select keeps its
+    first choice) is no value; a range with one time only is refused in plain words."""
+    shown = PodioItemForm(client=podio.client, app_id=podio.app.app_id)
+    data = _data(shown, title="x", budget_0="", budget_1="EUR")
+    data.update({"due-date_0": "2024-06-02", "due-date_1": "09:00", "due-date_2": "2024-06-03"})
+    form = PodioItemForm(data, client=podio.client, app_id=podio.app.app_id)
+    assert not form.is_valid()
+    assert "budget" not in form.errors and form.cleaned_data["budget"] is None
+    assert form.errors["due-date"] == ["Give both the start and the end a time, or neither."]
