@@ -32,6 +32,18 @@ def _serve(conn: Any) -> None:
                     result.append((token["access_token"], token["refresh_token"]))
             elif method == "count_refresh_grants":
                 result = fake.refresh_grants_used
+            elif method == "add_app":
+                result = fake.add_app(name=args[0]).app_id
+            elif method == "fault_rate":
+                fake.set_fault_rate(*args)
+                result = None
+            elif method == "requests":  # (method, path, status) of every request so far
+                result = [(r.method, r.path, r.status) for r in fake.requests]
+            elif method == "reset_log":
+                fake.reset_log()
+                result = None
+            elif method == "items":  # (item_id, external_id) of an app's items
+                result = [(i.item_id, i.external_id) for i in fake.apps[args[0]].items.values()]
             else:
                 raise ValueError(method)
             conn.send((True, result))
@@ -64,6 +76,23 @@ class RemoteFake:
 
     def refresh_grants_used(self) -> int:
         return self._call("count_refresh_grants")
+
+    def add_app(self, name: str) -> int:
+        return self._call("add_app", name)
+
+    def set_fault_rate(
+        self, rate: float, kinds: list[str], paths: list[str] | None, methods: list[str] | None
+    ) -> None:
+        self._call("fault_rate", rate, kinds, paths, methods)
+
+    def requests(self) -> list[tuple[str, str, int]]:
+        return self._call("requests")
+
+    def reset_log(self) -> None:
+        self._call("reset_log")
+
+    def items(self, app_id: int) -> list[tuple[int, str | None]]:
+        return self._call("items", app_id)
 
     def __enter__(self) -> RemoteFake:
         return self

@@ -108,16 +108,30 @@ def writable_fields(app: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def find_field(app: Mapping[str, Any], key: str | int) -> Mapping[str, Any]:
     """The field ``key`` names: its external id, or its field id (an ``int`` or digits)."""
+    return _find(app, _index(app), key)
+
+
+def _index(app: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The app's fields by external id and by field id (as text)."""
+    index: dict[str, Mapping[str, Any]] = {}
+    for f in writable_fields(app):
+        index.setdefault(str(f.get("field_id")), f)
+        index.setdefault(str(f.get("external_id")), f)
+    return index
+
+
+def _find(
+    app: Mapping[str, Any], index: Mapping[str, Mapping[str, Any]], key: Any
+) -> Mapping[str, Any]:
     if isinstance(key, bool) or not isinstance(key, (str, int)):
         raise InvalidFieldValue(repr(key), "a field is named by its external id or field id")
     text = str(key)
-    fields = writable_fields(app)
-    for f in fields:
-        if f.get("external_id") == text or str(f.get("field_id")) == text:
-            return f
+    found = index.get(text)
+    if found is not None:
+        return found
     if text in ITEM_ATTRIBUTES:
         raise InvalidFieldValue(text, "Podio sets this itself; it is not a field you can write")
-    names = ", ".join(str(f.get("external_id")) for f in fields)
+    names = ", ".join(str(f.get("external_id")) for f in writable_fields(app))
     raise InvalidFieldValue(
         text, f"app {app.get('app_id')} has no such field (its fields: {names or 'none'})"
     )
@@ -135,8 +149,9 @@ def encode_fields(app: Mapping[str, Any], values: Mapping[Any, Any]) -> dict[str
     if not isinstance(values, Mapping):
         raise TypeError("fields must be a mapping of external ids (or field ids) to values")
     encoded: dict[str, Any] = {}
+    index = _index(app)
     for key, value in values.items():
-        f = find_field(app, key)
+        f = _find(app, index, key)
         field_id = str(f.get("field_id"))
         if field_id in encoded:
             raise _invalid(f, "given twice (by its external id and by its field id)")

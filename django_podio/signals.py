@@ -14,6 +14,11 @@ edited and its cache row changed; ``event`` is the hook type (``"item.create"``,
 removed from the cache.
 ``hook_event(sender=PodioHookEvent, event)``: every processed delivery of any type, with its
 stored :class:`~django_podio.models.PodioHookEvent` (repeated deliveries are not sent again).
+
+The site's own writes (``create_item`` …, through a client from ``get_client``) send
+``item_changed`` and ``item_deleted`` with ``sender=PodioItem`` when they change the cache
+row; the webhook that follows then finds the row current and sends neither again (a delete's
+webhook still sends ``item_deleted``).
 """
 
 from django.dispatch import Signal

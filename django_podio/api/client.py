@@ -78,7 +78,7 @@ class OAuth2Auth(requests.auth.AuthBase):
 
 class PodioClient(ItemWrites, AppsAPI, FilesAPI, CommentsAPI, EmbedsAPI):
     """Calls to Podio: the core here, one mixin per endpoint family (writes of items, apps,
-    files, comments, embeds: see :mod:`django_podio.api.shape`).
+    files, comments, embeds; ``django_podio/api/shape.py`` says what a family may use).
 
     ``observer`` hears of every item write Podio accepted (:func:`django_podio.get_client`
     passes the item cache's, so cached lists follow the site's own writes).

@@ -6,6 +6,8 @@
   trusted): the item is upserted into the cache through the sync's own service, or removed
   when Podio says it is gone. No request at all when the cached row was fetched after the
   newest of those events arrived: it already shows that change.
+* ``app.update``/``app.delete`` → the app's cached field definitions are dropped (the next
+  write reads them again).
 * Failures (rate limit, 5xx, network, a revoked connection) leave the events ``failed`` with
   the error, an attempt count and a ``next_attempt_at`` (exponential backoff, or Podio's
   rate-limit wait); :func:`process_pending` takes them up again when due. Nothing is dropped.

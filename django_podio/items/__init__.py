@@ -6,6 +6,7 @@
 * :mod:`.cache` — the one cache-upsert service (:func:`upsert_items`, :func:`store_item`,
   :func:`delete_item`), shared by the sync and the webhooks, and reads for views.
 * :mod:`.sync` — a whole-app sync's deletions, checkpoint and resume.
+* :mod:`.write` — the cache following the site's own writes (``CacheFollower``).
 * :mod:`.times` — ``--since`` parsing and Podio's filter time format.
 """
 
