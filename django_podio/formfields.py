@@ -55,8 +55,10 @@ class TimeInput(forms.TimeInput):
         super().__init__(attrs, format="%H:%M")
 
 
-class IdsField(forms.CharField):
+class IdsField(forms.Field):
     """Podio ids (items, profiles, users), typed as numbers separated by commas."""
+
+    widget = forms.TextInput
 
     def __init__(self, *, what: str, multiple: bool = True, **kwargs: Any) -> None:
         self.what = what
@@ -69,9 +71,10 @@ class IdsField(forms.CharField):
         return value
 
     def to_python(self, value: Any) -> list[int]:
-        text = super().to_python(value)
+        if isinstance(value, (list, tuple)):
+            value = self.prepare_value(value)
         ids = []
-        for part in (p.strip() for p in str(text or "").split(",")):
+        for part in (p.strip() for p in str(value or "").split(",")):
             if not part:
                 continue
             if not part.isdigit() or int(part) <= 0:
@@ -249,7 +252,7 @@ def formfield_for(definition: Mapping[str, Any]) -> forms.Field | None:
                 choices=choices, coerce=int, widget=forms.CheckboxSelectMultiple, **common
             )
         widget = forms.RadioSelect if settings.get("display") == "inline" else forms.Select
-        empty = [] if widget is forms.RadioSelect else [("", "---------")]
+        empty: list[tuple[Any, str]] = [] if widget is forms.RadioSelect else [("", "---------")]
         return forms.TypedChoiceField(
             choices=empty + choices, coerce=int, empty_value=None, widget=widget, **common
         )

@@ -199,8 +199,8 @@ class PodioItemForm(forms.Form):
             value = self.cleaned_data.get(name)
             if self.item is None and value in (None, "", []):
                 continue
-            if _is_upload(value):
-                value = self.client.upload_file(value.name, value.read())
+            if isinstance(value, UploadedFile):
+                value = self.client.upload_file(value.name or "upload", value.read())
             values[name] = value
         return values
 

@@ -163,7 +163,7 @@ class WriteState(StateShape):
                 item.field_revisions[key] = item.revision
             if new_external:
                 item.external_id = external_id
-            if new_tags:
+            if new_tags and tags is not None:
                 item.tags = list(tags)
             self._attach(body.get("file_ids"), item)
             item.last_edit_on = max(int(self.now()), item.last_edit_on)
