@@ -49,8 +49,9 @@ TOKEN_FIELD = "podio_token"  # noqa: S105 - a field name, not a secret
 TOKEN_SALT = "django_podio.forms.PodioItemForm"  # noqa: S105 - a signing salt (public)
 #: How long a shown form may wait before it is sent (seconds).
 TOKEN_MAX_AGE = 24 * 3600
-#: How long a second request for the same submission waits for the first one's item.
-DUPLICATE_WAIT = 15.0
+#: How long a second request for the same submission waits for the first one's item (a
+#: create's read timeout, by default).
+DUPLICATE_WAIT = 30.0
 CONFLICT_MESSAGE = (
     "Someone changed this item in Podio since you opened it. Reload the page to see their "
     "changes, then make yours again."
@@ -209,7 +210,11 @@ class PodioItemForm(forms.Form):
         (``item_id``, ``revision`` …).
 
         On a :class:`~django_podio.exceptions.Conflict` the form gets an error saying so
-        (render it again) and the exception is raised.
+        (render it again) and the exception is raised. A form sent again while its first
+        sending is still being saved waits for that one's item (``DUPLICATE_WAIT`` seconds
+        at most, then ``TimeoutError``); requests served by other processes see each other
+        only through a cache they share (Django's ``default`` cache), else through Podio
+        once the first one is saved.
         """
         if self.errors:
             raise ValueError(f"{type(self).__name__} did not validate; it cannot be saved")

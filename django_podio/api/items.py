@@ -294,7 +294,10 @@ class ItemWrites(ClientShape):
 
     def _item_apps_put(self, item_id: int, app_id: int) -> None:
         if len(self._item_apps) >= REMEMBERED_ITEMS:
-            self._item_apps.pop(next(iter(self._item_apps)))
+            # Threads may share a client (iter_items' pages do): another one may have emptied
+            # or changed the dict meanwhile; forgetting one item less is harmless.
+            with contextlib.suppress(RuntimeError, StopIteration, KeyError):
+                self._item_apps.pop(next(iter(self._item_apps)))
         self._item_apps[int(item_id)] = int(app_id)
 
     def _remember_item(self, item: Any) -> None:
