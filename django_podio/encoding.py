@@ -513,9 +513,6 @@ ENCODERS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
 }
 
 __all__ = [
-    "ENCODERS",
-    "ITEM_ATTRIBUTES",
-    "READ_ONLY_TYPES",
     "NewLink",
     "encode_fields",
     "encode_value",

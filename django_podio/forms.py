@@ -299,3 +299,6 @@ def _initial(definition: Mapping[str, Any], value: Any) -> Any:
     if ftype in ("image", "file"):
         return None  # an upload replaces it; left empty, it stays as it is
     return value
+
+
+__all__ = ["PodioItemForm"]

@@ -312,11 +312,9 @@ def as_text(value: Any) -> str:
 
 # Writing, the inverse of the above, lives in django_podio.encoding (which imports this
 # module's value types); its functions are importable from here too.
-_ENCODING_NAMES = frozenset(
-    {"NewLink", "encode_fields", "encode_value", "find_field", "writable_fields"}
-)
+_ENCODING_NAMES = frozenset({"encode_fields", "encode_value"})
 if TYPE_CHECKING:
-    from .encoding import NewLink, encode_fields, encode_value, find_field, writable_fields
+    from .encoding import encode_fields, encode_value
 
 
 def __getattr__(name: str) -> Any:
@@ -335,14 +333,11 @@ __all__ = [
     "ItemRef",
     "Link",
     "Money",
-    "NewLink",
     "TypedValue",
     "as_text",
     "encode_fields",
     "encode_value",
-    "find_field",
     "item_values",
     "parse_podio_datetime",
     "plain_value",
-    "writable_fields",
 ]

@@ -72,8 +72,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(os|t)\..*"),
     # Internals that public signatures mention (injectable transport, the fake's state base).
     (r"py:class", r"(django_podio\.api\.transport\.)?Transport"),
-    (r"py:class", r"django_podio\.testing\.(state|write_routes)\..*"),
-    (r"py:class", r"django_podio\.testing\.server\.Request"),
+    (r"py:class", r"django_podio\.testing\.(state|write_routes|wire|writes)\..*"),
     (r"py:class", r"django_podio\.items\.cache\.Upserted"),
     # The type variable of a generic wrapper (``Hidden[T]``).
     (r"py:.*", r"django_podio\.hidden\.T"),

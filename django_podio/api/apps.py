@@ -113,3 +113,6 @@ class AppsAPI(ClientShape):
                 raise
         app = self._app_definition(app_id, refresh=True)[0]
         return encode_fields(app, fields)
+
+
+__all__ = ["AppsAPI", "forget_app"]

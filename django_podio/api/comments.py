@@ -18,3 +18,6 @@ class CommentsAPI(ClientShape):
         have reached Podio is raised, not retried (a retry could post it twice).
         """
         return self.write("POST", f"/comment/item/{int(item_id)}/", json={"value": str(text)})
+
+
+__all__ = ["CommentsAPI"]

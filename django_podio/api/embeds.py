@@ -18,3 +18,6 @@ class EmbedsAPI(ClientShape):
         lost answer costs nothing.
         """
         return self.write("POST", "/embed/", json={"url": str(url)}, safe=True)
+
+
+__all__ = ["EmbedsAPI"]

@@ -38,3 +38,6 @@ class FilesAPI(ClientShape):
             safe=True,
         )
         return int(answer["file_id"])
+
+
+__all__ = ["FilesAPI"]

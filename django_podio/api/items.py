@@ -343,3 +343,6 @@ def answer_from_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def external_id_path(app_id: int, external_id: str) -> str:
     return f"/item/app/{int(app_id)}/external_id/{quote(str(external_id), safe='')}"
+
+
+__all__ = ["ItemWrites", "WriteObserver", "Written"]

@@ -111,3 +111,6 @@ def _send(signal: Any, **kwargs: Any) -> None:
                 exc_info=(type(result), result, result.__traceback__),
                 extra={"receiver": getattr(receiver, "__qualname__", repr(receiver))},
             )
+
+
+__all__ = ["CacheFollower"]
