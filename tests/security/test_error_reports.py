@@ -107,6 +107,31 @@ def write_fails(request):
     return HttpResponse("unreachable")
 
 
+def typed_write_after_a_refresh_lost(request):
+    client = get_client(request.user)
+    app_id = STATE["fake"].add_app().app_id  # (a FakeApp's repr shows its app token)
+    STATE["fake"].expire_access_tokens()
+    STATE["fake"].add_fault("drop_after", path=f"/item/app/{app_id}/", method="POST")
+    client.create_item(app_id, {"title": "x"})  # 401 -> refresh -> replay -> answer lost
+    return HttpResponse("unreachable")
+
+
+def typed_write_invalid_value(request):
+    client = get_client(request.user)
+    app_id = STATE["fake"].add_app().app_id
+    client.create_item(app_id, {"progress": 900})  # InvalidFieldValue, nothing sent
+    return HttpResponse("unreachable")
+
+
+def typed_write_conflict(request):
+    client = get_client(request.user)
+    app_id = STATE["fake"].add_app().app_id
+    item_id = client.create_item(app_id, {"title": "a"})["item_id"]
+    STATE["fake"].update_item(item_id, {"title": "b"})
+    client.update_item(item_id, {"title": "c"}, revision=0)  # Conflict
+    return HttpResponse("unreachable")
+
+
 VIEWS = {
     "after": fails_after_a_call,
     "call": fails_in_a_call,
@@ -118,6 +143,9 @@ VIEWS = {
     "reauth_in_call": fails_as_reauthorization_required_in_a_call,
     "bug": fails_on_a_bug_in_the_transport,
     "write": write_fails,
+    "typed_write": typed_write_after_a_refresh_lost,
+    "invalid_value": typed_write_invalid_value,
+    "conflict": typed_write_conflict,
 }
 
 urlpatterns = [
