@@ -32,6 +32,21 @@ MIDDLEWARE = "allauth.account.middleware.AccountMiddleware"
 SAMPLE_SIZE = 20
 SQLITE_MIN_TIMEOUT = 5
 SQLITE_OPTIONS = '{"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}'
+#: The databases django-podio is tested on, by ``DatabaseWrapper.vendor``.
+SUPPORTED_VENDORS = {
+    "postgresql": "PostgreSQL",
+    "mysql": "MariaDB 10.6+/MySQL 8.0+",
+    "sqlite": "SQLite",
+}
+#: Django's own engines by module name, for when an engine's driver is not installed.
+DJANGO_ENGINE_VENDORS = {
+    "postgresql": "postgresql",
+    "postgis": "postgresql",
+    "mysql": "mysql",
+    "sqlite3": "sqlite",
+    "spatialite": "sqlite",
+    "oracle": "oracle",
+}
 _WAL = re.compile(r"journal_mode\s*=\s*['\"]?wal\b", re.IGNORECASE)
 
 
@@ -246,10 +261,50 @@ def check_sqlite(app_configs: Any = None, **kwargs: Any) -> list:
 
 
 def _is_sqlite(engine: str) -> bool:
+    return _vendor(engine) == "sqlite"
+
+
+def _vendor(engine: str) -> str | None:
+    """The ``vendor`` of a database ``ENGINE`` (``postgresql``, ``mysql``, ``sqlite``, …)."""
     try:
-        return import_module(f"{engine}.base").DatabaseWrapper.vendor == "sqlite"
+        return str(import_module(f"{engine}.base").DatabaseWrapper.vendor)
     except Exception:  # an engine that cannot load is Django's own error to report
-        return "sqlite" in engine
+        if engine.startswith("django."):
+            return DJANGO_ENGINE_VENDORS.get(engine.rsplit(".", 1)[-1])
+        return None
+
+
+@register()
+def check_database_vendor(app_configs: Any = None, **kwargs: Any) -> list:
+    """Each database is one django-podio is tested on: PostgreSQL, MariaDB/MySQL, SQLite.
+
+    The token refresh, the sync lease and the item cache's upsert rely on what each of these
+    does under concurrency (row locks, SKIP LOCKED, upserts, SQLite's write lock); on another
+    backend (Oracle, a third-party one) they are untested. Only the databases that hold
+    django-podio's tables (as the routers say) are checked. Reads settings only (no query).
+    """
+    from .models import PodioConnection
+
+    messages: list = []
+    for alias, database in settings.DATABASES.items():
+        engine = str(database.get("ENGINE") or "")
+        vendor = _vendor(engine)
+        if vendor is None or vendor in SUPPORTED_VENDORS or vendor == "dummy":
+            continue
+        if not router.allow_migrate_model(alias, PodioConnection):
+            continue
+        messages.append(
+            Warning(
+                f"Database {alias!r} uses {engine!r} (vendor {vendor!r}), which django-podio "
+                "does not support: token refreshes, the one sync per app and the item cache "
+                "are only tested on " + ", ".join(SUPPORTED_VENDORS.values()) + ".",
+                hint="Use PostgreSQL, MariaDB/MySQL or SQLite for this database (see "
+                "'Databases' in django-podio's deployment guide), or silence this warning "
+                "and test django-podio on it yourself.",
+                id="django_podio.W006",
+            )
+        )
+    return messages
 
 
 def _in_memory(name: Any) -> bool:

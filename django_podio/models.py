@@ -6,12 +6,31 @@ Only :mod:`django_podio.tokens` writes the token columns.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from .fields import EncryptedTextField
+
+
+def cascade_without_nulling(collector: Any, field: Any, sub_objs: Any, using: str) -> None:
+    """``on_delete``: delete the rows with their owner, as ``CASCADE``, never nulling them first.
+
+    On a database that cannot defer constraint checks (MariaDB/MySQL), Django's ``CASCADE`` of
+    a nullable foreign key sets it to NULL before deleting the rows, and a user connection
+    without a user is what ``podio_conn_kind_owner`` refuses. Here the rows are only deleted,
+    before their owner (a connection points at its user and social account; nothing points
+    back, so no cycle needs the NULL to break it).
+    """
+    collector.collect(
+        sub_objs,
+        source=field.remote_field.model,
+        source_attr=field.name,
+        nullable=False,
+        fail_on_restricted=False,
+    )
 
 
 class PodioConnection(models.Model):
@@ -28,14 +47,14 @@ class PodioConnection(models.Model):
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        on_delete=cascade_without_nulling,
         related_name="podio_connections",
     )
     social_account = models.OneToOneField(
         "socialaccount.SocialAccount",
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        on_delete=cascade_without_nulling,
         related_name="podio_connection",
     )
     app_id = models.BigIntegerField(null=True, blank=True, unique=True)

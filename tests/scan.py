@@ -13,7 +13,8 @@ def database_dump() -> str:
     chunks = []
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names():
-            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - table names from introspection
+            quoted = connection.ops.quote_name(table)
+            cursor.execute(f"SELECT * FROM {quoted}")  # noqa: S608 - table names from introspection
             chunks.extend(repr(row) for row in cursor.fetchall())
     return "\n".join(chunks)
 

@@ -242,6 +242,57 @@ def test_sqlite_warning_does_not_stop_commands(settings, tmp_path):
     assert "django_podio.W004" in err.getvalue()
 
 
+# Database vendors (W006) --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("engine", "vendor"),
+    [
+        ("django.db.backends.oracle", "oracle"),  # driver not installed: known by its name
+        ("tests.backends.unsupported", "example"),  # a third-party backend
+    ],
+)
+@sqlite_settings
+def test_a_database_vendor_we_do_not_support_warns(settings, engine, vendor):
+    with_database(settings, "other", ENGINE=engine, NAME="site")
+    messages = checks.check_database_vendor()
+    assert ids(messages) == ["django_podio.W006"]
+    assert f"'other' uses '{engine}' (vendor '{vendor}')" in messages[0].msg
+    assert "PostgreSQL" in messages[0].msg and "Databases" in messages[0].hint
+
+
+@sqlite_settings
+def test_supported_vendors_need_no_warning(settings, tmp_path):
+    with_database(settings, "pg", ENGINE="django.db.backends.postgresql", NAME="site")
+    with_database(settings, "gis", ENGINE="django.contrib.gis.db.backends.postgis", NAME="s")
+    with_database(settings, "maria", ENGINE="django.db.backends.mysql", NAME="site")
+    with_database(settings, "lite", ENGINE="django.db.backends.sqlite3", NAME=":memory:")
+    with_database(settings, "unloadable", ENGINE="no.such.backend", NAME="site")
+    assert checks.check_database_vendor() == []
+
+
+class OnlyDefault:
+    """A router that keeps every table on ``default``."""
+
+    def allow_migrate(self, db, app_label, **hints):
+        return db == "default"
+
+
+@sqlite_settings
+def test_a_database_without_our_tables_needs_no_warning(settings):
+    with_database(settings, "reports", ENGINE="django.db.backends.oracle", NAME="reports")
+    settings.DATABASE_ROUTERS = [f"{__name__}.OnlyDefault"]
+    assert checks.check_database_vendor() == []
+
+
+@sqlite_settings
+def test_vendor_warning_does_not_stop_commands(settings):
+    with_database(settings, "other", ENGINE="tests.backends.unsupported", NAME="site")
+    err = StringIO()
+    call_command("check", stdout=StringIO(), stderr=err)
+    assert "django_podio.W006" in err.getvalue()
+
+
 # From the shell, in a fresh host project -----------------------------------------------------
 
 

@@ -281,7 +281,7 @@ def test_store_twice_is_idempotent(fake, app, api):
     writes = [
         q["sql"]
         for q in queries.captured_queries
-        if 'podioitem"' in q["sql"].lower().split(" where ")[0]
+        if db_connection.ops.quote_name(PodioItem._meta.db_table) in q["sql"].split(" WHERE ")[0]
         and q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
     ]
     assert writes == []

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, overload
 
 from django.core.paginator import Page, Paginator
+from django.db import connections, router
 from django.utils import timezone
 
 from ..db import write_atomic
@@ -159,10 +160,22 @@ def upsert_items(
             PodioItem.objects.bulk_create(
                 changed,
                 update_conflicts=True,
-                unique_fields=["item_id"],
+                unique_fields=_conflict_target(),
                 update_fields=list(ROW_FIELDS),
             )
     return result
+
+
+def _conflict_target() -> list[str] | None:
+    """The columns whose conflict turns an insert into an update: ``item_id``.
+
+    MariaDB/MySQL's ``ON DUPLICATE KEY UPDATE`` names no columns (Django refuses
+    ``unique_fields`` there): it fires on any unique key, and ``item_id`` is the only one an
+    insert of ours can break (the primary key is never given).
+    """
+    if connections[router.db_for_write(PodioItem)].features.supports_update_conflicts_with_target:
+        return ["item_id"]
+    return None
 
 
 def _readable_id(item: Mapping[str, Any]) -> int | None:

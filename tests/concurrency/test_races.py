@@ -21,18 +21,14 @@ from django.utils import timezone
 from django_podio.api import oauth
 from django_podio.conf import AppCredentials
 from django_podio.models import PodioConnection
+from tests.databases import child_env
 
-from ..processes import child_database_env
 from . import workers
 from .interrupt import interruptible
 
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-def child_env(fake) -> dict[str, str]:
-    return {**child_database_env(), "PODIO_FAKE_URL": fake.url}
 
 
 def make_due_connection(fake, django_user_model, username: str) -> PodioConnection:

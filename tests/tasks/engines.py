@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.concurrency.test_races import child_env
+from tests.databases import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
