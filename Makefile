@@ -9,6 +9,13 @@ DJANGO_SPEC ?=
 EXTRA_SPECS ?=
 PYTEST_ARGS ?=
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+# MariaDB/MySQL: a user that may create and drop test_* databases (.ci/run creates it).
+MARIADB_URL ?= mysql://django_podio:django_podio@127.0.0.1:3306/django_podio
+# PostgreSQL behind PgBouncer in transaction pooling mode (.ci/run starts one on 6432).
+PGBOUNCER_URL ?= pgbouncer://postgres@127.0.0.1:6432/postgres
+# What holds a lock or a lease across statements: tokens, the sync, tasks, hook processing.
+PGBOUNCER_TESTS ?= tests/test_tokens.py tests/test_token_integrity.py tests/concurrency \
+	tests/tasks tests/test_items.py tests/test_fetch_items_command.py tests/hooks/test_end_to_end.py
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -16,12 +23,14 @@ DEV_STAMP := $(VENV)/.installed-dev
 LINT_PATHS := django_podio tests example_project benchmarks scripts docs
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-postgres lint typecheck package demo clean
+.PHONY: help venv test test-postgres test-mariadb test-pgbouncer lint typecheck package demo clean
 
 help:
 	@echo "make venv           create $(VENV) and install django-podio with its test extras"
 	@echo "make test           the whole test suite on SQLite (incl. the Chromium login test)"
 	@echo "make test-postgres  the same on PostgreSQL ($(POSTGRES_URL))"
+	@echo "make test-mariadb   the same on MariaDB/MySQL ($(MARIADB_URL))"
+	@echo "make test-pgbouncer the token, sync and task tests through PgBouncer ($(PGBOUNCER_URL))"
 	@echo "make lint           ruff check, ruff format --check, django-upgrade and bandit"
 	@echo "make typecheck      mypy with django-stubs over django_podio"
 	@echo "make package        build sdist and wheel into dist/, twine check, check-manifest"
@@ -50,7 +59,13 @@ test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-postgres: venv
-	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DATABASE_URL='$(POSTGRES_URL)' $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-mariadb: venv
+	DATABASE_URL='$(MARIADB_URL)' $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-pgbouncer: venv
+	DATABASE_URL='$(PGBOUNCER_URL)' $(BIN)/python -m pytest $(PYTEST_ARGS) $(PGBOUNCER_TESTS)
 
 # The documentation site (Sphinx + Furo); warnings are errors, cross-references checked.
 .PHONY: docs

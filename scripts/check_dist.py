@@ -30,6 +30,7 @@ SDIST_NEEDS = (
     "MANIFEST.in",
     "tests/conftest.py",
     "tests/settings.py",
+    "tests/databases.py",
     "tests/urls.py",
     "example_project/manage.py",
     "django_podio/py.typed",

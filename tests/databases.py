@@ -1,8 +1,8 @@
 """The test suite's databases: ``DATABASE_URL`` to ``DATABASES`` and back again.
 
 The suite runs on a SQLite file (no ``DATABASE_URL``), on PostgreSQL
-(``postgres://user:pw@host:5432/name``, also behind PgBouncer with
-``?disable_server_side_cursors=true``) and on MariaDB/MySQL
+(``postgres://user:pw@host:5432/name``), on PostgreSQL behind PgBouncer in transaction pooling
+mode (``pgbouncer://user@host:6432/name``) and on MariaDB/MySQL
 (``mysql://user:pw@host:3306/name``). Tests that start processes (concurrency races, task
 workers, commands) give them :func:`child_env`: the same settings, pointed at the parent's test
 database. One place knows how, for every vendor.
@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 import tempfile
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 POSTGRES_SCHEMES = ("postgres", "postgresql")
+PGBOUNCER_SCHEME = "pgbouncer"
+PGBOUNCER_ENGINE = "tests.backends.pgbouncer"
 MYSQL_SCHEMES = ("mysql", "mariadb")
-TRUE = ("1", "true", "yes", "on")
 
 
 def sqlite_settings(path: str | None = None) -> dict[str, Any]:
@@ -46,8 +47,9 @@ def database_settings(url: str) -> dict[str, Any]:
     if not url:
         return sqlite_settings(os.environ.get("SQLITE_PATH"))
     parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    if parts.scheme in POSTGRES_SCHEMES:
+    if parts.query:
+        raise ValueError(f"DATABASE_URL takes no parameters: {parts.query!r}")
+    if parts.scheme in (*POSTGRES_SCHEMES, PGBOUNCER_SCHEME):
         entry: dict[str, Any] = {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "postgres",
@@ -56,10 +58,13 @@ def database_settings(url: str) -> dict[str, Any]:
             "HOST": parts.hostname or "127.0.0.1",
             "PORT": str(parts.port or 5432),
         }
-        # Behind a transaction pooler (PgBouncer's pool_mode=transaction) a server-side cursor
-        # (a named cursor, used by QuerySet.iterator()) would outlive the transaction that
-        # opened it on the pooled server session.
-        if query.pop("disable_server_side_cursors", "").lower() in TRUE:
+        if parts.scheme == PGBOUNCER_SCHEME:
+            # What Django needs behind a transaction pooler (PgBouncer's pool_mode =
+            # transaction): no server-side cursor (QuerySet.iterator() opens one that would
+            # outlive its transaction's server session), and no state kept in the session
+            # (Django's defaults: client-side parameter binding, so no prepared statements).
+            entry["ENGINE"] = PGBOUNCER_ENGINE
+            entry["PORT"] = str(parts.port or 6432)
             entry["DISABLE_SERVER_SIDE_CURSORS"] = True
     elif parts.scheme in MYSQL_SCHEMES:
         entry = {
@@ -77,8 +82,6 @@ def database_settings(url: str) -> dict[str, Any]:
         }
     else:
         raise ValueError(f"Unsupported DATABASE_URL scheme {parts.scheme!r}")
-    if query:
-        raise ValueError(f"Unsupported DATABASE_URL parameters: {sorted(query)}")
     return entry
 
 
@@ -86,22 +89,21 @@ def database_url(entry: dict[str, Any]) -> str:
     """The ``DATABASE_URL`` that :func:`database_settings` turns back into ``entry``
     (PostgreSQL and MariaDB/MySQL; a SQLite file travels as ``SQLITE_PATH``)."""
     engine = entry["ENGINE"]
-    if engine.endswith("postgresql"):
-        scheme, params = "postgres", {}
-        if entry.get("DISABLE_SERVER_SIDE_CURSORS"):
-            params["disable_server_side_cursors"] = "true"
-    elif engine.endswith("mysql"):
-        scheme, params = "mysql", {}
+    if engine == PGBOUNCER_ENGINE:
+        scheme = PGBOUNCER_SCHEME
+    elif engine == "django.db.backends.postgresql":
+        scheme = "postgres"
+    elif engine == "django.db.backends.mysql":
+        scheme = "mysql"
     else:
         raise ValueError(f"No DATABASE_URL for {engine}")
     user = quote(entry.get("USER") or "", safe="")
     password = entry.get("PASSWORD") or ""
     credentials = f"{user}:{quote(password, safe='')}" if password else user
-    url = (
+    return (
         f"{scheme}://{credentials}@{entry['HOST']}:{entry['PORT']}/"
         f"{quote(str(entry['NAME']), safe='')}"
     )
-    return f"{url}?{urlencode(params)}" if params else url
 
 
 def child_env(fake: Any = None, alias: str = "default") -> dict[str, str]:
