@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 
 from .fields import EncryptedTextField
+from .text import NulFreeJSONEncoder
 
 
 def cascade_without_nulling(collector: Any, field: Any, sub_objs: Any, using: str) -> None:
@@ -123,7 +124,8 @@ class PodioItem(models.Model):
     """A local copy of one Podio item, kept in sync by ``podio_fetch_items --store``.
 
     The columns are what pages and queries filter or sort by; everything else stays in
-    ``data``, the item exactly as Podio returned it (items carry no tokens).
+    ``data``, the item as Podio returned it (items carry no tokens) but for NUL characters,
+    which are dropped from its text (:mod:`django_podio.text`).
     """
 
     item_id = models.BigIntegerField(unique=True)
@@ -133,7 +135,7 @@ class PodioItem(models.Model):
     title = models.TextField(blank=True, default="")
     revision = models.IntegerField(default=0)
     last_event_on = models.DateTimeField(null=True, blank=True)
-    data = models.JSONField()
+    data = models.JSONField(encoder=NulFreeJSONEncoder)
     fetched_at = models.DateTimeField()
 
     class Meta:

@@ -42,6 +42,7 @@ from ..hidden import frames_cut
 from ..models import PodioHook, PodioHookEvent, PodioItem
 from ..redaction import get_logger
 from ..signals import hook_event, item_changed, item_deleted
+from ..text import storable_text
 from .receive import ITEM_EVENTS
 
 #: Events that say an app's field definitions changed.
@@ -120,7 +121,7 @@ def _finish(events: Iterable[PodioHookEvent], now: datetime) -> None:
 def _fail(
     events: Iterable[PodioHookEvent], error: Exception, now: datetime, *, retry: bool = True
 ) -> str:
-    message = f"{type(error).__name__}: {error}"[:1000]
+    message = storable_text(f"{type(error).__name__}: {error}")[:1000]
     for event in events:
         attempts = event.attempts + 1
         PodioHookEvent.objects.filter(pk=event.pk).update(

@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ..hidden import Hidden
 from ..models import PodioHook, PodioHookEvent
 from ..redaction import get_logger
+from ..text import storable_text
 from .secret import HookSecret, find_hook
 
 log = get_logger("django_podio.hooks")
@@ -118,7 +119,11 @@ def _parse(body: Hidden[bytes]) -> tuple[dict[str, str], Hidden[str] | None] | N
     """The form's fields without ``code``, and the code behind a masked ``repr``."""
     try:
         form = QueryDict(body.reveal(), encoding="utf-8")
-        fields = {key: form.get(key, "") for key in form if key != "code"}
+        # Stored as text: NUL dropped (PostgreSQL refuses it). The code stays as it came: a
+        # secret sent back to Podio, stored encrypted.
+        fields = {
+            storable_text(key): storable_text(form.get(key, "")) for key in form if key != "code"
+        }
         return fields, (Hidden(form["code"], "hook.verify code") if form.get("code") else None)
     except Exception:
         return None

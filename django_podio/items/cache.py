@@ -4,6 +4,8 @@
   ``last_event_on`` differs from Podio's, so writing the same item twice writes once.
 * **Never backwards.** A row is not replaced by an older revision of its item: a slow
   refetch or a sync page read before an edit cannot undo a newer copy already stored.
+* **Text is stored whatever it holds.** NUL characters, which PostgreSQL refuses, are dropped
+  from the row's columns and its ``data`` (:mod:`django_podio.text`); the item is stored.
 * **Odd items are set aside.** An item whose columns cannot be read (no ``item_id``, a
   ``revision`` that is not a number, an unreadable ``last_event_on``) is reported, not stored,
   and does not stop the others.
@@ -22,6 +24,7 @@ from django.utils import timezone
 
 from ..db import write_atomic
 from ..models import PodioItem
+from ..text import storable_text
 from ..values import parse_podio_datetime
 from .odd import OddItem, item_label
 
@@ -82,8 +85,8 @@ def item_row(item: Any, app_id: int, now: datetime) -> PodioItem:
         item_id=item_id,
         app_id=app_id,
         app_item_id=_int(item, "app_item_id", default=None),
-        external_id=str(item.get("external_id") or ""),
-        title=str(item.get("title") or ""),
+        external_id=storable_text(str(item.get("external_id") or "")),
+        title=storable_text(str(item.get("title") or "")),
         revision=_int(item, "revision", default=0),
         last_event_on=last_event_on,
         data=dict(item),

@@ -13,6 +13,7 @@ from typing import IO, Any
 from ..api.client import PodioClient
 from ..db import run_outside_callers_transaction
 from ..exceptions import PodioError
+from ..text import storable_text
 from .cache import cached_count
 from .export import FORMATS, CsvWriter, JsonLinesWriter, atomic_file, check_output_path, csv_columns
 from .odd import MAX_ODD_MESSAGES, OddItem
@@ -71,7 +72,7 @@ class FetchReport:
         """Count an item set aside; keep the first messages (a broken app could send many)."""
         self.odd += 1
         if len(self.odd_items) < MAX_ODD_MESSAGES:
-            self.odd_items.append(message)
+            self.odd_items.append(storable_text(message))
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(replace(self, exception=None))
@@ -162,7 +163,7 @@ def _fetch(client: PodioClient, app_id: int, options: RunOptions) -> FetchReport
             report.updated += full.updated
             report.requests += full.requests
     except PodioError as error:
-        report.error = str(error)
+        report.error = storable_text(str(error))  # stored by task backends (a task's result)
         report.exception = error
     finally:
         report.elapsed = time.monotonic() - started

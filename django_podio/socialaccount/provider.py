@@ -8,6 +8,7 @@ from allauth.socialaccount.providers.oauth2.provider import OAuth2Provider
 from django.http import HttpRequest
 
 from ..conf import PROVIDER_ID
+from ..text import NUL, storable_json, storable_text
 from . import token_login
 from .views import PodioOAuth2Adapter
 
@@ -47,17 +48,17 @@ class PodioProvider(OAuth2Provider):
     def extract_common_fields(self, data: dict[str, Any]) -> dict[str, Any]:
         user = data.get("user") or {}
         profile = data.get("profile") or {}
-        name = (profile.get("name") or "").strip()
+        name = storable_text(profile.get("name") or "").strip()
         first, _, last = name.partition(" ")
         return {
-            "email": user.get("mail") or None,
+            "email": _mail(user),
             "name": name,
             "first_name": first,
             "last_name": last,
         }
 
     def extract_email_addresses(self, data: dict[str, Any]) -> list[EmailAddress]:
-        mail = (data.get("user") or {}).get("mail")
+        mail = _mail(data.get("user") or {})
         # Podio does not tell whether the address was verified: claim nothing.
         return [EmailAddress(email=mail, verified=False, primary=True)] if mail else []
 
@@ -66,18 +67,33 @@ class PodioProvider(OAuth2Provider):
         user = data.get("user") or {}
         profile = data.get("profile") or {}
         image = profile.get("image") or {}
-        return {
-            "user": {
-                key: user.get(key)
-                for key in ("user_id", "mail", "status", "locale", "timezone", "created_on")
-            },
-            "profile": {
-                "profile_id": profile.get("profile_id"),
-                "name": profile.get("name"),
-                "link": profile.get("link"),
-                "thumbnail_link": image.get("thumbnail_link") if isinstance(image, dict) else None,
-            },
-        }
+        # Stored as text (jsonb on PostgreSQL, which refuses NUL): NUL dropped.
+        return storable_json(
+            {
+                "user": {
+                    **{key: user.get(key) for key in ("user_id", "status", "locale", "timezone")},
+                    "mail": _mail(user),
+                    "created_on": user.get("created_on"),
+                },
+                "profile": {
+                    "profile_id": profile.get("profile_id"),
+                    "name": profile.get("name"),
+                    "link": profile.get("link"),
+                    "thumbnail_link": image.get("thumbnail_link")
+                    if isinstance(image, dict)
+                    else None,
+                },
+            }
+        )
+
+
+def _mail(user: dict[str, Any]) -> str | None:
+    """The profile's e-mail address, if any. One holding NUL is not used at all: without the
+    NUL it could be someone else's address (allauth may match accounts by e-mail)."""
+    mail = user.get("mail")
+    if not isinstance(mail, str) or not mail or NUL in mail:
+        return None
+    return mail
 
 
 provider_classes = [PodioProvider]

@@ -41,6 +41,7 @@ from ..conf import AppCredentials
 from ..exceptions import PodioAPIError, PodioConfigurationError, PodioError
 from ..hidden import frames_cut
 from ..redaction import get_logger
+from ..text import storable_text
 from . import kept, posted
 
 logger = get_logger("django_podio.login")
@@ -246,7 +247,7 @@ def _bound_login(provider: Any, request: HttpRequest, app: Any, answer: Any) -> 
     if answer.ref_id is not None and str(answer.ref_id) != login.account.uid:
         raise refused("the refreshed token's user is not the profile's user")
     # As the redirect flow does: the granted scope (not a secret) rides on the account.
-    login.account.extra_data["scope"] = answer.scope
+    login.account.extra_data["scope"] = storable_text(answer.scope)
     login.state[FLOW_STATE_KEY] = FLOW
     with frames_cut(logger, "Sealing a Podio token login's tokens"):
         # Sealed at once: allauth's objects (and the session copy of a pending sign-up) never

@@ -19,6 +19,7 @@ from ..api.client import PodioClient
 from ..exceptions import PodioError
 from ..hidden import HiddenMapping, frames_cut
 from ..redaction import get_logger
+from ..text import storable_text
 
 logger = get_logger("django_podio.login")
 
@@ -86,7 +87,7 @@ class PodioOAuth2Adapter(OAuth2Adapter):
         # and survives the session round trip of a pending sign-up; tokens/ reads it there.
         response = kwargs.get("response") or {}
         scope = response.get("scope")
-        login.account.extra_data["scope"] = scope if isinstance(scope, str) else ""
+        login.account.extra_data["scope"] = storable_text(scope) if isinstance(scope, str) else ""
         return login
 
 
