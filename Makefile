@@ -15,7 +15,8 @@ MARIADB_URL ?= mysql://django_podio:django_podio@127.0.0.1:3306/django_podio
 PGBOUNCER_URL ?= pgbouncer://postgres@127.0.0.1:6432/postgres
 # What holds a lock or a lease across statements: tokens, the sync, tasks, hook processing.
 PGBOUNCER_TESTS ?= tests/test_tokens.py tests/test_token_integrity.py tests/concurrency \
-	tests/tasks tests/test_items.py tests/test_fetch_items_command.py tests/hooks/test_end_to_end.py
+	tests/tasks tests/test_items.py tests/test_fetch_items_command.py tests/hooks/test_end_to_end.py \
+	tests/hooks/test_nul.py tests/test_text.py tests/docs/test_databases.py
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
