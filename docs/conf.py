@@ -63,7 +63,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(django|django_tasks|requests|allauth|urllib3|pytest|_pytest)(\..*)?"),
     (r"py:.*", r"cryptography(\..*)?"),
-    (r"py:.*", r"(typing|collections\.abc|datetime|decimal|enum|logging|threading)\..*"),
+    (r"py:.*", r"(typing|collections\.abc|datetime|decimal|enum|json|logging|threading)\..*"),
     (r"py:class", r"(Any|Iterator|Iterable|Callable|Mapping|Sequence|Path|Decimal|Enum)"),
     (r"py:class", r"(HttpRequest|HttpResponse|QuerySet|Model|Signal|Session|Response)"),
     (r"py:class", r"(NoneType|ellipsis|datetime|date|timedelta|ImproperlyConfigured)"),
