@@ -14,6 +14,7 @@ import json
 import re
 from typing import Any
 
+#: The character PostgreSQL refuses in text and jsonb.
 NUL = "\x00"
 # NUL as json.dumps writes it, unless its backslash is itself escaped ("\\\\u0000" is the
 # text backslash-u-0-0-0-0): an escape starts a run of backslashes, and pairs are literal.

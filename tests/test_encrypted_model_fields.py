@@ -26,9 +26,9 @@ from encrypted_model_fields import fields as emf
 from django_podio import fields
 from django_podio.exceptions import DecryptionError
 
+from .databases import child_env
 from .docs.snippets import snippet
 from .hostapp.models import Secret, swap_ciphertext
-from .processes import child_database_env
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_B = Fernet.generate_key().decode()
@@ -142,7 +142,7 @@ def test_key_list_both_ways_with_a_host_process_on_new_and_old_keys():
     before = Secret.objects.create(name="old", ours="old-ours", theirs="old-theirs")  # key A
     with override_settings(FIELD_ENCRYPTION_KEY=key_list):
         listed = Secret.objects.create(name="listed", ours="listed-ours")  # ours, under B
-    env = {**child_database_env(), "INTEROP_KEYS": json.dumps(key_list)}
+    env = {**child_env(), "INTEROP_KEYS": json.dumps(key_list)}
     task = json.dumps({"read": [before.pk, listed.pk]})
     result = subprocess.run(
         [sys.executable, "-m", "tests.hostapp.interop_child", task],

@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 import requests
 from django.apps import apps
-from django.db import connection as db
 
 from django_podio.hooks.secret import digest, new_secret
 from django_podio.models import PodioHook
 from django_podio.redaction import RedactingFilter
 
+from .. import databases
 from ..scan import find_leaks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,18 +70,9 @@ def free_port() -> int:
 
 
 def child_env(fake) -> dict[str, str]:
-    """The suite's test database (SQLite file or PostgreSQL) and fake, for a child process."""
+    """The suite's test database and fake, for a child process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    settings_dict = db.settings_dict
-    if db.vendor == "sqlite":
-        env.update(SQLITE_PATH=str(settings_dict["NAME"]), DATABASE_URL="")
-    else:
-        env["DATABASE_URL"] = (
-            f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:"
-            f"{settings_dict['PORT']}/{settings_dict['NAME']}"
-        )
-    env.update(PODIO_FAKE_URL=fake.url, DJANGO_SETTINGS_MODULE="tests.settings")
-    env["PYTHONUNBUFFERED"] = "1"
+    env.update(databases.child_env(fake), PYTHONUNBUFFERED="1")
     return env
 
 
