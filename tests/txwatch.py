@@ -93,6 +93,9 @@ class TransactionWatch:
                 host=s.get("HOST") or None,
                 port=s.get("PORT") or None,
                 autocommit=True,
+                # Behind PgBouncer (transaction pooling) a prepared statement would outlive its
+                # pooled server session: none (psycopg prepares a query run five times).
+                prepare_threshold=None,
             )
         if self.vendor == "mysql":
             import MySQLdb  # type: ignore[import-not-found]
