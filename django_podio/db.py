@@ -89,8 +89,8 @@ def run_outside_callers_transaction(func: Callable[[], T], using: str = DEFAULT_
     outcome: dict[str, object] = {}
 
     def target() -> None:
+        _own_thread.active = True
         try:
-            bound_lock_wait(using)
             outcome["value"] = func()
         except BaseException as error:  # handed to the caller's thread below
             outcome["error"] = error
@@ -106,19 +106,29 @@ def run_outside_callers_transaction(func: Callable[[], T], using: str = DEFAULT_
 
 
 def bound_lock_wait(using: str = DEFAULT_DB_ALIAS, seconds: float | None = None) -> None:
-    """Make this connection's session wait at most ``seconds`` for a row lock.
+    """Inside ``atomic()`` on a connection of our own: wait at most ``seconds`` for a row lock.
 
-    Used on the connections of our own threads (:func:`run_outside_callers_transaction`),
-    which are closed afterwards: the host's own connections keep their settings.
+    Only our own threads' connections (:func:`run_outside_callers_transaction`) need it: there
+    a caller's transaction may hold the row we wait for, a deadlock no database can see.
+    PostgreSQL's setting is transaction-scoped (``SET LOCAL``): a session setting would stay on
+    a pooled server connection behind PgBouncer and reach other clients. MariaDB/MySQL has no
+    transaction-scoped form; the thread's connection is closed when the thread ends.
     """
     connection = connections[using]
     seconds = LOCK_TIMEOUT if seconds is None else seconds
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SET lock_timeout = '{int(seconds * 1000)}ms'")
+            cursor.execute(f"SET LOCAL lock_timeout = '{int(seconds * 1000)}ms'")
     elif connection.vendor == "mysql":
         with connection.cursor() as cursor:
             cursor.execute("SET SESSION innodb_lock_wait_timeout = %s", [max(1, int(seconds))])
+
+
+def _on_own_connection() -> bool:
+    return bool(getattr(_own_thread, "active", False))
+
+
+_own_thread = threading.local()
 
 
 def take_write_lock(using: str = DEFAULT_DB_ALIAS) -> None:
@@ -146,6 +156,8 @@ def write_atomic(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """
     with transaction.atomic(using=using):
         take_write_lock(using)
+        if _on_own_connection():
+            bound_lock_wait(using)
         yield
 
 
@@ -189,6 +201,10 @@ def _committed_update(queryset: QuerySet[Any], values: dict[str, Any]) -> int:
             "django-podio's leases are committed at once: run this outside the caller's "
             "transaction (django_podio.db.run_outside_callers_transaction)"
         )
+    if _on_own_connection():  # a caller's transaction may hold the row: bound the wait
+        with transaction.atomic(using=queryset.db):
+            bound_lock_wait(queryset.db)
+            return queryset.update(**values)
     return queryset.update(**values)
 
 
