@@ -11,9 +11,10 @@
     --concurrency 8``) in a child process.
 
 The fake Podio runs in its own process, as Podio would be remote.
-Run: .venv/bin/python benchmarks/refresh.py [--n 2000] [--latency 0.03] [--database both]
+Run: .venv/bin/python benchmarks/refresh.py [--n 2000] [--latency 0.03] [--database all]
 PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres): it creates and
-drops a database named django_podio_bench. SQLite: a file database in a temporary directory,
+drops a database named django_podio_bench; MariaDB (MARIADB_URL, default the CI user's
+test_django_podio_bench) likewise. SQLite: a file database in a temporary directory,
 in WAL mode with a busy timeout, as the docs require.
 """
 
@@ -39,6 +40,27 @@ def recreate_sqlite() -> str:
     os.environ["SQLITE_PATH"] = path
     os.environ["DATABASE_URL"] = ""
     return path
+
+
+MARIADB_URL = "mysql://django_podio:django_podio@127.0.0.1:3306/test_django_podio_bench"
+
+
+def recreate_mariadb(url: str) -> str:
+    """A fresh database on MariaDB/MySQL (the CI user may create ``test_*`` databases)."""
+    import MySQLdb
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    conn = MySQLdb.connect(
+        host=parts.hostname, port=parts.port or 3306, user=parts.username, passwd=parts.password
+    )
+    try:
+        cursor = conn.cursor()
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    finally:
+        conn.close()
+    return url
 
 
 def recreate_database(base_url: str) -> str:
@@ -232,15 +254,20 @@ def main() -> None:
     parser.add_argument(
         "--writers", type=int, default=0, metavar="N", help="also measure other writers (N due)"
     )
-    parser.add_argument("--database", choices=["postgres", "sqlite", "both"], default="both")
+    parser.add_argument(
+        "--database", choices=["postgres", "sqlite", "mariadb", "all"], default="all"
+    )
     args = parser.parse_args()
-    if args.database == "both":  # one child per database: Django is configured once a process
-        for database in ("postgres", "sqlite"):
-            argv = [a for a in sys.argv[1:] if a not in ("--database", "both")]
+    if args.database == "all":  # one child per database: Django is configured once a process
+        for database in ("postgres", "mariadb", "sqlite"):
+            argv = [a for a in sys.argv[1:] if a not in ("--database", "all")]
             subprocess.run([sys.executable, __file__, *argv, "--database", database], check=True)
         return
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    if args.database == "sqlite":
+    if args.database == "mariadb":
+        db_url = recreate_mariadb(os.environ.get("MARIADB_URL", MARIADB_URL))
+        setup_django(db_url)
+    elif args.database == "sqlite":
         recreate_sqlite()
         db_url = ""
         setup_django(None)
@@ -263,7 +290,9 @@ def main() -> None:
         fake.set("latency", latency)
         print(
             f"N = {n} due connections, {latency * 1000:.0f} ms per request on the fake, "
-            f"{'SQLite (file, WAL)' if args.database == 'sqlite' else 'PostgreSQL'}"
+            + {"sqlite": "SQLite (file, WAL)", "mariadb": "MariaDB", "postgres": "PostgreSQL"}[
+                args.database
+            ]
         )
         spent = fake.refresh_grants_used()
         for concurrency in [] if args.memory_only else args.concurrency:
@@ -322,6 +351,9 @@ def main() -> None:
 
     connections.close_all()
     if args.database == "sqlite":
+        return
+    if args.database == "mariadb":
+        recreate_mariadb(db_url)
         return
     import psycopg
 
