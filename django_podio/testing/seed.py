@@ -58,19 +58,21 @@ PLACES = [
 ]
 
 
+def field(
+    external_id: str, ftype: str, label: str, settings: dict[str, Any], **config: Any
+) -> dict[str, Any]:
+    """One field definition as an app's ``fields`` list holds it."""
+    return {
+        "external_id": external_id,
+        "type": ftype,
+        "label": label,
+        "settings": settings,
+        "config": config,
+    }
+
+
 def default_fields(app_id: int) -> list[dict[str, Any]]:
     """The realistic field set of a default fake app (one field of every common type)."""
-
-    def field(
-        external_id: str, ftype: str, label: str, settings: dict[str, Any], **config: Any
-    ) -> dict[str, Any]:
-        return {
-            "external_id": external_id,
-            "type": ftype,
-            "label": label,
-            "settings": settings,
-            "config": config,
-        }
 
     return [
         field("title", "text", "Title", {"format": "plain", "size": "small"}, required=True),
@@ -112,17 +114,6 @@ def every_type_fields(app_id: int) -> list[dict[str, Any]]:
     Settings in the shapes Podio's app definitions have (``podio-api.md`` §4.4, §4.5).
     """
     fields = {f["external_id"]: f for f in default_fields(app_id)}
-
-    def field(
-        external_id: str, ftype: str, label: str, settings: dict[str, Any], **config: Any
-    ) -> dict[str, Any]:
-        return {
-            "external_id": external_id,
-            "type": ftype,
-            "label": label,
-            "settings": settings,
-            "config": config,
-        }
 
     return [
         fields["title"],
