@@ -104,7 +104,9 @@ def test_rate_limit_in_the_middle_waits_and_continues(fake, app, api, sleeper):
     got = []
     for n, item in enumerate(api.iter_items(app.app_id, page_size=100, concurrency=2)):
         got.append(item["item_id"])
-        if n == 450:
+        # While page 1 is read, pages 2 and 3 are in flight (two ahead): pages 4 and 5 are
+        # still to be asked, however fast the workers were.
+        if n == 150:
             fake.add_rate_limit(7, path=f"/item/app/{app.app_id}/filter", count=2)
     assert got == sorted(expected)
     assert sleeper.calls.count(7) == 2
@@ -169,7 +171,7 @@ def test_resume_after_an_item_id(fake, app, api):
 
 
 def test_token_expiring_under_concurrent_pages_is_refreshed_by_the_caller(fake, app):
-    fake.add_items(app.app_id, 500)
+    fake.add_items(app.app_id, 1000)
     creds = AppCredentials(fake.client_id, fake.client_secret)
     refreshed_in = []
 
@@ -182,7 +184,7 @@ def test_token_expiring_under_concurrent_pages_is_refreshed_by_the_caller(fake, 
         got = []
         for n, item in enumerate(c.iter_items(app.app_id, page_size=100, concurrency=4)):
             got.append(item["item_id"])
-            if n == 150:
+            if n == 150:  # pages 2-5 are in flight (four ahead); 6-9 are asked after this
                 fake.expire_access_tokens()
     assert got == podio_ids(fake, app)
     assert refreshed_in and set(refreshed_in) == {threading.main_thread().name}
