@@ -17,6 +17,11 @@ PGBOUNCER_URL ?= pgbouncer://postgres@127.0.0.1:6432/postgres
 PGBOUNCER_TESTS ?= tests/test_tokens.py tests/test_token_integrity.py tests/concurrency \
 	tests/tasks tests/test_items.py tests/test_fetch_items_command.py tests/hooks/test_end_to_end.py \
 	tests/hooks/test_nul.py tests/test_text.py tests/docs/test_databases.py
+# What reaches the database's own behaviour (the above, and the admin, migrations, deletes,
+# re-encryption, hooks, writes): the other Django versions run these on PostgreSQL.
+DATABASE_TESTS ?= $(filter-out tests/hooks/%,$(PGBOUNCER_TESTS)) tests/hooks tests/writes tests/test_admin.py \
+	tests/test_admin_permissions.py tests/test_deletion.py tests/test_reencrypt.py \
+	tests/test_storage.py tests/test_conventions.py
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -24,7 +29,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 LINT_PATHS := django_podio tests example_project benchmarks scripts docs
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-postgres test-mariadb test-pgbouncer lint typecheck package demo clean
+.PHONY: help venv test test-postgres test-postgres-database test-mariadb test-pgbouncer lint typecheck package demo clean
 
 help:
 	@echo "make venv           create $(VENV) and install django-podio with its test extras"
@@ -32,6 +37,7 @@ help:
 	@echo "make test-postgres  the same on PostgreSQL ($(POSTGRES_URL))"
 	@echo "make test-mariadb   the same on MariaDB/MySQL ($(MARIADB_URL))"
 	@echo "make test-pgbouncer the token, sync and task tests through PgBouncer ($(PGBOUNCER_URL))"
+	@echo "make test-postgres-database  the database tests only, on PostgreSQL"
 	@echo "make lint           ruff check, ruff format --check, django-upgrade and bandit"
 	@echo "make typecheck      mypy with django-stubs over django_podio"
 	@echo "make package        build sdist and wheel into dist/, twine check, check-manifest"
@@ -64,6 +70,9 @@ test-postgres: venv
 
 test-mariadb: venv
 	DATABASE_URL='$(MARIADB_URL)' $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgres-database: venv
+	DATABASE_URL='$(POSTGRES_URL)' $(BIN)/python -m pytest -m 'not browser' $(PYTEST_ARGS) $(sort $(DATABASE_TESTS))
 
 test-pgbouncer: venv
 	DATABASE_URL='$(PGBOUNCER_URL)' $(BIN)/python -m pytest $(PYTEST_ARGS) $(PGBOUNCER_TESTS)
