@@ -73,8 +73,8 @@ class PodioConnection(models.Model):
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     failure_count = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
-    #: When a refresh last failed (kept after a success: ``podio_status`` counts the failures
-    #: of the last day, recovered or not; ``failure_count`` says whether it still fails).
+    #: The time of the last failed refresh, kept after a success (``podio_status`` counts the
+    #: failures of the last day, recovered or not; ``failure_count`` says if it still fails).
     last_failed_at = models.DateTimeField(null=True, blank=True)
     #: Grows by one each time a new token pair is stored, by a refresh, a login or app auth.
     #: It is the fence that tells a refresh whether the pair it spent is still the stored one.
@@ -284,7 +284,7 @@ class PodioStatus(models.Model):
 
     Django's admin lists models, not pages; a model without a table (``managed = False``)
     gives the page its entry in the app list of the admin index on any ``AdminSite`` that
-    registers :class:`django_podio.admin.PodioStatusAdmin`, as django-rq does for its queues.
+    registers ``django_podio.admin.PodioStatusAdmin``, as django-rq does for its queues.
     It has no permissions of its own: seeing it is seeing connections
     (``django_podio.view_podioconnection``).
     """
@@ -294,3 +294,6 @@ class PodioStatus(models.Model):
         default_permissions = ()
         verbose_name = _("Podio status")
         verbose_name_plural = _("Podio status")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)

@@ -50,9 +50,9 @@ __all__ = [
     "summarize",
 ]
 
-#: "Due soon": active connections whose access token expires within this window.
+#: The window of "due soon" (active connections whose access token expires within it).
 DUE_WITHIN = timedelta(hours=1)
-#: "Recent" refresh failures: those of the last day.
+#: How far back refresh failures count as recent (a day).
 FAILURE_WINDOW = timedelta(hours=24)
 #: How many of the latest refresh failures are listed (the count covers all of them).
 RECENT_FAILURES = 10

@@ -408,9 +408,7 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(client, fake):
     few = count_queries()
 
     for n in range(30):
-        make_connection(
-            make_user(f"user{n}"), last_failed_at=timezone.now(), failure_count=n % 3
-        )
+        make_connection(make_user(f"user{n}"), last_failed_at=timezone.now(), failure_count=n % 3)
         make_hook(n + 2, PodioHook.Status.PENDING)
         make_event(hook, PodioHookEvent.Status.FAILED, next_attempt_at=timezone.now())
         PodioItemSync.objects.create(app_id=100 + n, last_run_finished_at=timezone.now())

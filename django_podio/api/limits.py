@@ -89,7 +89,7 @@ def record(limit: int | None, remaining: int | None, *, refused: bool = False) -
         values[REFUSED_KEY] = {"at": stamp}
     try:
         _cache().set_many(values, KEEP)
-    except Exception as error:  # noqa: BLE001 - the figure is not worth a failed request
+    except Exception as error:  # the figure is not worth a failed request
         logger.debug("Could not record the rate limit (%s)", type(error).__name__)
 
 
@@ -116,7 +116,7 @@ def last_seen() -> RateLimitSeen | None:
     """What was recorded, or ``None`` when nothing was (or the cache cannot be read)."""
     try:
         entries = _cache().get_many([SEEN_KEY, REFUSED_KEY])
-    except Exception as error:  # noqa: BLE001 - a status page must not fail on its cache
+    except Exception as error:  # a status page must not fail on its cache
         logger.debug("Could not read the rate limit (%s)", type(error).__name__)
         return None
     seen, refused = entries.get(SEEN_KEY), entries.get(REFUSED_KEY)
