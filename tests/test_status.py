@@ -140,6 +140,7 @@ def test_a_refused_refresh_token_needs_a_person(client, fake):
     fake.revoke_refresh_tokens()
     result = tokens.refresh_connection(connection, force=True)
     assert result.outcome is tokens.Outcome.REAUTH_REQUIRED
+    assert PodioConnection.objects.get(pk=connection.pk).last_failed_at is not None
 
     code, document = report()
     assert code == 1
@@ -227,12 +228,10 @@ def test_hooks_and_events_by_status(fake):
 
     code, document = report()
     assert code == 0  # a failed event that will be retried is not a person's job
-    assert document["hooks"]["by_status"] == {
-        "creating": 0,
-        "pending": 1,
-        "active": 1,
-        "failed": 0,
-    }
+    hooks = document["hooks"]["by_status"]
+    assert set(hooks) == set(PodioHook.Status.values)  # every declared status, 0 when none
+    assert (hooks["pending"], hooks["active"], hooks["failed"]) == (1, 1, 0)
+    assert document["hooks"]["total"] == 2
     assert document["events"]["total"] == 5
     assert document["events"]["by_status"]["done"] == 2
     assert document["events"]["by_status"]["pending"] == 2
