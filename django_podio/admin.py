@@ -13,11 +13,15 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
 
-from . import tokens
+from . import status, tokens
 from .census import SECRET_COLUMNS, SecretState, row_states, with_raw_secrets
 from .exceptions import DecryptionError
-from .models import PodioConnection, PodioItem
+from .models import PodioConnection, PodioItem, PodioStatus
 
 SECRET_FIELDS = SECRET_COLUMNS
 
@@ -150,6 +154,70 @@ class PodioItemAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+
+def may_view_status(user: Any) -> bool:
+    """The status shows connections' states: whoever may view (or change) connections."""
+    opts = PodioConnection._meta
+    return bool(
+        user.is_active
+        and user.is_staff
+        and (
+            user.has_perm(f"{opts.app_label}.{get_permission_codename('view', opts)}")
+            or user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+        )
+    )
+
+
+@admin.register(PodioStatus)
+class PodioStatusAdmin(admin.ModelAdmin):
+    """The "Podio status" entry of the admin index: :mod:`django_podio.status` as a page.
+
+    A host with its own ``AdminSite`` registers it there too:
+    ``site.register(PodioStatus, PodioStatusAdmin)``. Its one URL is the changelist's, so
+    the index links to it as to any model.
+    """
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        return may_view_status(request.user)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_module_permission(self, request: Any) -> bool:
+        return may_view_status(request.user)
+
+    def get_urls(self) -> list[Any]:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "",
+                self.admin_site.admin_view(self.changelist_view),
+                name="{}_{}_changelist".format(*info),
+            )
+        ]
+
+    def changelist_view(self, request: Any, extra_context: dict[str, Any] | None = None) -> Any:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        summary = status.summarize()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Podio status"),
+            "subtitle": None,
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "summary": summary,
+            "report": summary.as_dict(),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/django_podio/status.html", context)
 
 
 from .hooks import admin as _hooks_admin  # noqa: E402, F401  (hooks and events)

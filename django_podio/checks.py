@@ -98,6 +98,18 @@ def _check_values(raw: dict) -> list:
                     id="django_podio.E002",
                 )
             )
+    stale_after = raw.get("STATUS_SYNC_STALE_AFTER", conf.DEFAULTS["STATUS_SYNC_STALE_AFTER"])
+    if stale_after is not None and (
+        not isinstance(stale_after, int) or isinstance(stale_after, bool) or stale_after < 1
+    ):
+        messages.append(
+            Error(
+                f"PODIO['STATUS_SYNC_STALE_AFTER'] must be seconds (1 or more) or None, "
+                f"not {stale_after!r}.",
+                hint="The default is 90000 (25 hours); None never calls a sync stale.",
+                id="django_podio.E002",
+            )
+        )
     page_size = raw.get("PAGE_SIZE", conf.DEFAULTS["PAGE_SIZE"])
     if isinstance(page_size, int) and not 1 <= page_size <= 500:
         messages.append(

@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     # Scheme and host Podio can reach (e.g. "https://example.com"); hook URLs are this plus
     # the reversed ``django_podio:hook`` path.
     "WEBHOOK_BASE_URL": None,
+    # Seconds since an app's last finished item sync after which ``podio_status`` calls it
+    # stale (needs a person); None: never. 25 hours lets a daily sync run late by an hour.
+    "STATUS_SYNC_STALE_AFTER": 25 * 3600,
 }
 
 #: The allauth provider id (``SOCIALACCOUNT_PROVIDERS["podio"]``, URL names ``podio_login``).

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .fields import EncryptedTextField
 from .text import NulFreeJSONEncoder
@@ -72,6 +73,9 @@ class PodioConnection(models.Model):
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     failure_count = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    #: The time of the last failed refresh, kept after a success (``podio_status`` counts the
+    #: failures of the last day, recovered or not; ``failure_count`` says if it still fails).
+    last_failed_at = models.DateTimeField(null=True, blank=True)
     #: Grows by one each time a new token pair is stored, by a refresh, a login or app auth.
     #: It is the fence that tells a refresh whether the pair it spent is still the stored one.
     token_version = models.PositiveBigIntegerField(default=0, editable=False)
@@ -273,3 +277,23 @@ class PodioHookEvent(models.Model):
             f"<PodioHookEvent pk={self.pk} type={self.type} item_id={self.item_id} "
             f"status={self.status}>"
         )
+
+
+class PodioStatus(models.Model):
+    """No table: the admin's "Podio status" page (:mod:`django_podio.status`) hangs here.
+
+    Django's admin lists models, not pages; a model without a table (``managed = False``)
+    gives the page its entry in the app list of the admin index on any ``AdminSite`` that
+    registers ``django_podio.admin.PodioStatusAdmin``, as django-rq does for its queues.
+    It has no permissions of its own: seeing it is seeing connections
+    (``django_podio.view_podioconnection``).
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        verbose_name = _("Podio status")
+        verbose_name_plural = _("Podio status")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)

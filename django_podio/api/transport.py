@@ -19,6 +19,7 @@ from urllib3.exceptions import NewConnectionError
 from .. import conf
 from ..exceptions import PodioConnectionError, RateLimited, ServerError
 from ..redaction import get_logger
+from . import limits
 from .errors import error_from_response
 
 logger = get_logger("django_podio.api")
@@ -237,12 +238,16 @@ class Transport:
     def _track_rate_limit(self, response: requests.Response) -> None:
         limit = response.headers.get("X-Rate-Limit-Limit")
         remaining = response.headers.get("X-Rate-Limit-Remaining")
+        refused = response.status_code in (420, 429)
         if limit is None and remaining is None:
+            if refused:
+                limits.record(None, None, refused=True)
             return
         self.rate_limit = (
             int(limit) if limit and limit.isdigit() else None,
             int(remaining) if remaining and remaining.isdigit() else None,
         )
+        limits.record(*self.rate_limit, refused=refused)
 
 
 def maybe_sent(failure: requests.RequestException) -> bool:

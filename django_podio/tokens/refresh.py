@@ -134,6 +134,7 @@ def _new_pair(token: oauth.TokenResponse, now: datetime) -> dict[str, Any]:
         values.update(
             expires_at=now - timedelta(seconds=1),  # due: the next use refreshes again
             failure_count=F("failure_count") + 1,
+            last_failed_at=now,
             last_error="Podio's token answer had no access token",
         )
     if token.refresh_token:
@@ -252,13 +253,15 @@ def _spend_and_store(
         token = _spend(current, transport, credentials)
     except InvalidGrant as error:
         text = storable_text(redact(str(error)))
+        now = timezone.now()
         marked = db.release(
             mine.filter(token_version=version),  # still the pair that was refused
             lease,
             status=PodioConnection.Status.REAUTH_REQUIRED,
             failure_count=F("failure_count") + 1,
             last_error=text,
-            updated_at=timezone.now(),
+            last_failed_at=now,
+            updated_at=now,
         )
         if not marked:
             return _settled_elsewhere(pk, lease)
@@ -266,12 +269,14 @@ def _spend_and_store(
         return RefreshResult(Outcome.REAUTH_REQUIRED, current, text, error)
     except PodioError as error:
         text = storable_text(redact(str(error)))
+        now = timezone.now()
         db.release(
             mine,
             lease,
             failure_count=F("failure_count") + 1,
             last_error=text,
-            updated_at=timezone.now(),
+            last_failed_at=now,
+            updated_at=now,
         )
         current.refresh_from_db()
         return RefreshResult(Outcome.FAILED, current, text, error)
