@@ -10,7 +10,7 @@ import pytest
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from django_podio import tokens
 from django_podio.exceptions import Conflict
@@ -304,3 +304,24 @@ def test_an_empty_money_field_and_a_half_timed_range(podio):
     assert not form.is_valid()
     assert "budget" not in form.errors and form.cleaned_data["budget"] is None
     assert form.errors["due-date"] == ["Give both the start and the end a time, or neither."]
+
+
+def test_form_errors_and_help_texts_speak_the_active_language(podio):
+    """A Danish page: our own errors and help texts are Danish (Podio's labels stay as set)."""
+    shown = PodioItemForm(client=podio.client, app_id=podio.app.app_id)
+    data = {
+        "title": "x",
+        TOKEN_FIELD: shown.initial[TOKEN_FIELD][:-2] + "xx",
+        "related": "12, x",
+        "due-date_1": "10:00",  # a time without its day
+    }
+    with translation.override("da"):
+        form = PodioItemForm(data, client=podio.client, app_id=podio.app.app_id)
+        assert not form.is_valid()
+        assert form.errors[TOKEN_FIELD] == ["Denne formular er blevet ændret: genindlæs siden."]
+        assert form.errors["related"] == ["Indtast element-ID'er (tal) adskilt af kommaer."]
+        assert form.errors["due-date"] == ["Angiv startdatoen for tidspunktet."]
+        html = form.as_p()
+    assert "Podio-element-ID'er, adskilt af kommaer." in html
+    assert "Timer, minutter og sekunder: 1:30:00." in html
+    assert "Due date" in html  # the app's own label, as Podio holds it
