@@ -46,17 +46,13 @@ def _column_names(columns: list[str]) -> str:
 #: How the refresh action reports each outcome (``tokens.Outcome`` values), counted.
 OUTCOME_MESSAGES = {
     "refreshed": lambda n: ngettext("%(count)d refreshed", "%(count)d refreshed", n),
-    "already_fresh": lambda n: ngettext(
-        "%(count)d already fresh", "%(count)d already fresh", n
-    ),
+    "already_fresh": lambda n: ngettext("%(count)d already fresh", "%(count)d already fresh", n),
     "skipped": lambda n: ngettext("%(count)d skipped", "%(count)d skipped", n),
     "failed": lambda n: ngettext("%(count)d failed", "%(count)d failed", n),
     "reauth_required": lambda n: ngettext(
         "%(count)d needs a new login", "%(count)d need a new login", n
     ),
-    "undecryptable": lambda n: ngettext(
-        "%(count)d undecryptable", "%(count)d undecryptable", n
-    ),
+    "undecryptable": lambda n: ngettext("%(count)d undecryptable", "%(count)d undecryptable", n),
 }
 
 

@@ -188,7 +188,8 @@ class PodioItemForm(forms.Form):
             try:
                 encode_value(definition, self.cleaned_data[name])
             except InvalidFieldValue as error:
-                self.add_error(name, ValidationError(error.reason, code="podio"))
+                message = error.user_message or error.reason  # a person's words, if any
+                self.add_error(name, ValidationError(message, code="podio"))
 
     # ------------------------------------------------------------------ saving
     def podio_values(self) -> dict[str, Any]:

@@ -163,7 +163,9 @@ def compiled_mismatch(package: Path, locale: str, compiled: Path) -> list[str]:
     if committed != expected:
         keys = committed.keys() | expected.keys()
         differ = [k for k in keys if committed.get(k) != expected.get(k)]
-        return [f"{name} does not match its .po ({len(differ)} messages differ): run `make messages`"]
+        return [
+            f"{name} does not match its .po ({len(differ)} messages differ): run `make messages`"
+        ]
     return []
 
 

@@ -2,11 +2,12 @@
 
 import django.db.models.deletion
 import django.utils.timezone
+from django.conf import settings
+from django.db import migrations, models
+
 import django_podio.fields
 import django_podio.models
 import django_podio.text
-from django.conf import settings
-from django.db import migrations, models
 
 
 class Migration(migrations.Migration):

@@ -597,7 +597,9 @@ def test_a_kept_answer_without_access_token_is_spent_on_the_retry(
     assert PodioConnection.objects.get().refresh_token == answers[-1]["refresh_token"]
 
 
-def test_the_refusal_speaks_the_browsers_language(client, fake, token_auth, our_client_id, settings):
+def test_the_refusal_speaks_the_browsers_language(
+    client, fake, token_auth, our_client_id, settings
+):
     """A host with LocaleMiddleware: a Danish browser reads our refusal in Danish."""
     settings.MIDDLEWARE = [
         *settings.MIDDLEWARE[:1],
