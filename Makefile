@@ -88,8 +88,10 @@ lint: venv
 
 # Translations (docs/translations.rst): both need GNU gettext (apt-get install gettext).
 # makemessages runs from django_podio/ with this venv's Django; the flags are in the script.
+# LOCALES="de" adds a language; every catalog in django_podio/locale is always updated.
+LOCALES ?=
 messages: venv
-	$(BIN)/python scripts/messages.py update
+	$(BIN)/python scripts/messages.py update $(LOCALES)
 
 messages-check: venv
 	$(BIN)/python scripts/messages.py check

@@ -1,7 +1,10 @@
 """The package's translation catalogs: update them, or check that they are up to date.
 
-    python scripts/messages.py update   # makemessages for each locale, then compilemessages
-    python scripts/messages.py check    # what CI runs: exit 1 and say why when stale
+    python scripts/messages.py update [LOCALE ...]  # makemessages, then compilemessages
+    python scripts/messages.py check                # what CI runs: exit 1 and say why
+
+``update`` updates every catalog in ``django_podio/locale`` and creates the ones named (a new
+language: ``update de``).
 
 ``update`` runs Django's ``makemessages`` from ``django_podio/`` (so the catalogs land in
 ``django_podio/locale``) with this interpreter's Django, then ``compilemessages``. ``check``
@@ -80,10 +83,10 @@ def makemessages(package: Path, locales: list[str]) -> list[str]:
     return []
 
 
-def update() -> int:
+def update(new: list[str]) -> int:
     require_gettext()
     package = ROOT / PACKAGE
-    locales = sorted({*DEFAULT_LOCALES, *existing_locales(package)})
+    locales = sorted({*DEFAULT_LOCALES, *existing_locales(package), *new})
     (package / "locale").mkdir(exist_ok=True)  # makemessages writes only into an existing one
     problems = makemessages(package, locales)
     if not problems:
@@ -191,11 +194,11 @@ def check() -> int:
 
 
 def main(argv: list[str]) -> int:
-    if argv not in (["update"], ["check"]):
+    if not argv or argv[0] not in ("update", "check") or (argv[0] == "check" and argv[1:]):
         print(__doc__, file=sys.stderr)
         return 2
     try:
-        return update() if argv == ["update"] else check()
+        return update(argv[1:]) if argv[0] == "update" else check()
     except MissingGettext as error:
         print(error, file=sys.stderr)
         return 1

@@ -1,7 +1,7 @@
 """Translations: what people read goes through gettext, and the Danish catalog ships complete.
 
 The admin is driven through the real test client as a superuser of a Danish site
-(``LANGUAGE_CODE = "da"``). The catalog check is ``scripts/messages.py check`` (``make
+(docs/translations.rst's ``LANGUAGE_CODE = "da"``, as pasted). The catalog check is ``scripts/messages.py check`` (``make
 messages-check``), the one CI runs; it needs GNU gettext, and under ``CI`` its absence fails.
 """
 
@@ -21,6 +21,7 @@ from django.utils.functional import Promise
 from django_podio.models import PodioConnection
 
 from .conftest import login_with_podio
+from .docs.snippets import snippet
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "django_podio" / "locale" / "da" / "LC_MESSAGES"
@@ -35,10 +36,17 @@ def danish_catalog() -> dict:
 # The admin ---------------------------------------------------------------------------------
 
 
+def danish_site(settings) -> None:
+    namespace: dict = {}
+    exec(snippet("translations-danish-site"), namespace)  # noqa: S102 (our own docs)
+    settings.LANGUAGE_CODE = namespace["LANGUAGE_CODE"]
+    settings.USE_I18N = namespace["USE_I18N"]
+
+
 @pytest.mark.django_db
 def test_the_connection_changelist_speaks_danish(client, fake, admin_client, settings):
     login_with_podio(client)
-    settings.LANGUAGE_CODE = "da"
+    danish_site(settings)
 
     page = admin_client.get(CHANGELIST).content.decode()
 
@@ -62,7 +70,7 @@ def test_the_connection_changelist_speaks_danish(client, fake, admin_client, set
 def test_the_refresh_action_reports_in_danish(client, fake, admin_client, settings):
     login_with_podio(client)
     connection = PodioConnection.objects.get()
-    settings.LANGUAGE_CODE = "da"
+    danish_site(settings)
 
     response = admin_client.post(
         CHANGELIST, {"action": "refresh_now", "_selected_action": [connection.pk]}, follow=True
@@ -168,3 +176,31 @@ def test_the_check_fails_on_an_untranslated_or_uncompiled_message(tmp_path):
 
     assert stale_mo.returncode == 1
     assert "django.mo does not match its .po (1 messages differ)" in stale_mo.stderr
+
+
+@pytest.mark.gettext
+def test_a_new_language_starts_as_the_docs_say(tmp_path):
+    """``make messages LOCALES=de`` (docs/translations.rst): make's command, run on a copy."""
+    gettext_installed()
+    (line,) = [line for line in snippet("translations-new-language").splitlines() if "=" in line]
+    planned = subprocess.run(
+        ["make", "-n", *line.split()[1:]], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()[-1]
+    assert planned.split()[1:] == ["scripts/messages.py", "update", "de"], planned
+    root = copy_of_the_package(tmp_path)
+
+    update = subprocess.run(
+        [sys.executable, str(root / "scripts" / "messages.py"), "update", "de"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert update.returncode == 0, update.stderr
+    catalog = root / "django_podio" / "locale" / "de" / "LC_MESSAGES"
+    assert 'msgid "Podio connection"' in (catalog / "django.po").read_text()
+    assert (catalog / "django.mo").is_file()
+    check = run_check(root)
+    assert check.returncode == 1 and "de/LC_MESSAGES/django.po" in check.stderr
+    assert "untranslated" in check.stderr  # until someone translates it
