@@ -1,8 +1,9 @@
 """Translations: what people read goes through gettext, and the Danish catalog ships complete.
 
 The admin is driven through the real test client as a superuser of a Danish site
-(docs/translations.rst's ``LANGUAGE_CODE = "da"``, as pasted). The catalog check is ``scripts/messages.py check`` (``make
-messages-check``), the one CI runs; it needs GNU gettext, and under ``CI`` its absence fails.
+(docs/translations.rst's ``LANGUAGE_CODE = "da"``, as pasted). The catalog check is
+``scripts/messages.py check`` (``make messages-check``), the one CI runs; it needs GNU
+gettext, and under ``CI`` its absence fails.
 """
 
 from __future__ import annotations
