@@ -39,8 +39,8 @@ def _secrets_summary(obj: PodioConnection) -> str:
 
 def _column_names(columns: list[str]) -> str:
     """The secret columns by their (translated) field names, as the admin shows fields."""
-    opts = PodioConnection._meta
-    return ", ".join(str(opts.get_field(column).verbose_name) for column in columns)
+    names = {field.name: field.verbose_name for field in PodioConnection._meta.concrete_fields}
+    return ", ".join(str(names[column]) for column in columns)
 
 
 #: How the refresh action reports each outcome (``tokens.Outcome`` values), counted.
