@@ -58,7 +58,16 @@ def test_the_wheel_ships_the_compiled_danish_catalog(tmp_path):
         ROOT,
         source,
         ignore=shutil.ignore_patterns(
-            ".git", ".venv*", ".tox", "build", "dist", "*.egg-info", "__pycache__", "_build"
+            ".git",
+            ".venv*",
+            ".tox",
+            "build",
+            "dist",
+            "*.egg-info",
+            "__pycache__",
+            "_build",
+            "demo-data",
+            "*.sqlite3*",
         ),
     )
     run = subprocess.run(
