@@ -29,7 +29,8 @@ DEV_STAMP := $(VENV)/.installed-dev
 LINT_PATHS := django_podio tests example_project benchmarks scripts docs
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-postgres test-postgres-database test-mariadb test-pgbouncer lint typecheck package demo clean
+.PHONY: help venv test test-postgres test-postgres-database test-mariadb test-pgbouncer lint \
+	typecheck package demo clean messages messages-check
 
 help:
 	@echo "make venv           create $(VENV) and install django-podio with its test extras"
@@ -45,6 +46,8 @@ help:
 	@echo "                    (PORT=8765 for another port; the fake takes PORT+1 or FAKE_PORT)"
 	@echo "make clean          remove build output, caches and the demo database"
 	@echo "make docs           the documentation site in docs/_build/html (warnings fail)"
+	@echo "make messages       update django_podio/locale (makemessages, then compilemessages)"
+	@echo "make messages-check fail if the catalogs are stale, untranslated or not compiled"
 
 venv: $(STAMP)
 
@@ -91,6 +94,16 @@ lint: venv
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	find $(LINT_PATHS) -name '*.py' -print0 | xargs -0 $(BIN)/django-upgrade --target-version $(DJANGO_TARGET)
 	$(BIN)/bandit --quiet --recursive django_podio --severity-level medium
+
+# Translations (docs/translations.rst): both need GNU gettext (apt-get install gettext).
+# makemessages runs from django_podio/ with this venv's Django; the flags are in the script.
+# LOCALES="de" adds a language; every catalog in django_podio/locale is always updated.
+LOCALES ?=
+messages: venv
+	$(BIN)/python scripts/messages.py update $(LOCALES)
+
+messages-check: venv
+	$(BIN)/python scripts/messages.py check
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy

@@ -16,6 +16,7 @@ from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import status, tokens
@@ -30,13 +31,32 @@ def _secrets_summary(obj: PodioConnection) -> str:
     states = row_states(obj)
     undecryptable = [c for c, s in states.items() if s is SecretState.UNDECRYPTABLE]
     if undecryptable:
-        return "undecryptable: " + ", ".join(undecryptable)
+        return gettext("undecryptable: %(columns)s") % {"columns": _column_names(undecryptable)}
     stale = [c for c, s in states.items() if s is SecretState.STALE]
     if stale:
-        return "older key: " + ", ".join(stale)
+        return gettext("older key: %(columns)s") % {"columns": _column_names(stale)}
     if all(s is SecretState.EMPTY for s in states.values()):
-        return "none"
-    return "readable"
+        return gettext("none")
+    return gettext("readable")
+
+
+def _column_names(columns: list[str]) -> str:
+    """The secret columns by their (translated) field names, as the admin shows fields."""
+    names = {field.name: field.verbose_name for field in PodioConnection._meta.concrete_fields}
+    return ", ".join(str(names[column]) for column in columns)
+
+
+#: How the refresh action reports each outcome (``tokens.Outcome`` values), counted.
+OUTCOME_MESSAGES = {
+    "refreshed": lambda n: ngettext("%(count)d refreshed", "%(count)d refreshed", n),
+    "already_fresh": lambda n: ngettext("%(count)d already fresh", "%(count)d already fresh", n),
+    "skipped": lambda n: ngettext("%(count)d skipped", "%(count)d skipped", n),
+    "failed": lambda n: ngettext("%(count)d failed", "%(count)d failed", n),
+    "reauth_required": lambda n: ngettext(
+        "%(count)d needs a new login", "%(count)d need a new login", n
+    ),
+    "undecryptable": lambda n: ngettext("%(count)d undecryptable", "%(count)d undecryptable", n),
+}
 
 
 @admin.register(PodioConnection)
@@ -99,7 +119,7 @@ class PodioConnectionAdmin(admin.ModelAdmin):
         codename = get_permission_codename("refresh", opts)
         return bool(request.user.has_perm(f"{opts.app_label}.{codename}"))
 
-    @admin.action(description="Refresh the Podio tokens now", permissions=["refresh"])
+    @admin.action(description=_("Refresh the Podio tokens now"), permissions=["refresh"])
     def refresh_now(self, request: Any, queryset: Any) -> None:
         outcomes: dict[str, int] = {}
         for pk in list(queryset.values_list("pk", flat=True)):
@@ -111,17 +131,22 @@ class PodioConnectionAdmin(admin.ModelAdmin):
                 undecryptable = isinstance(getattr(result, "exception", None), DecryptionError)
                 name = "undecryptable" if undecryptable else result.outcome.value
             outcomes[name] = outcomes.get(name, 0) + 1
-        summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
+        summary = ", ".join(
+            OUTCOME_MESSAGES[name](count) % {"count": count}
+            for name, count in sorted(outcomes.items())
+        )
         ok = set(outcomes) <= {"refreshed", "already_fresh", "skipped"}
         self.message_user(
-            request, summary or "nothing selected", messages.SUCCESS if ok else messages.WARNING
+            request,
+            summary or gettext("Nothing was selected."),
+            messages.SUCCESS if ok else messages.WARNING,
         )
 
-    @admin.display(description="Stored secrets")
+    @admin.display(description=_("stored secrets"))
     def secrets(self, obj: PodioConnection) -> str:
         return _secrets_summary(obj)
 
-    @admin.display(boolean=True, description="Refresh token stored")
+    @admin.display(boolean=True, description=_("refresh token stored"))
     def has_refresh_token(self, obj: PodioConnection) -> bool:
         return row_states(obj)["refresh_token"] is not SecretState.EMPTY
 

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DjangoPodioConfig(AppConfig):
     name = "django_podio"
-    verbose_name = "Podio"
+    verbose_name = _("Podio")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

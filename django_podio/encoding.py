@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
+from django.utils.translation import gettext_lazy as _
 
 from .exceptions import InvalidFieldValue
 from .redaction import redact
@@ -91,7 +92,16 @@ class NewLink(NamedTuple):
 
 
 class _Bad(Exception):
-    """A reason a value does not fit; :func:`encode_value` names the field around it."""
+    """A reason a value does not fit; :func:`encode_value` names the field around it.
+
+    The reason is for developers (it names Python types, in English, as Django's exception
+    messages do); ``user`` is what a form shows a person instead, translated, for the reasons
+    a person can cause through a form's own fields (an end before the start, a bad phone).
+    """
+
+    def __init__(self, reason: str, user: Any = None) -> None:
+        super().__init__(reason)
+        self.user = user
 
 
 # Looking fields up ---------------------------------------------------------------------------
@@ -173,16 +183,17 @@ def encode_value(field: Mapping[str, Any], value: Any) -> Any:
     try:
         return encoder(value, _settings(field))
     except _Bad as bad:
-        raise _invalid(field, str(bad)) from None
+        raise _invalid(field, str(bad), user_message=bad.user) from None
 
 
-def _invalid(field: Mapping[str, Any], reason: str) -> InvalidFieldValue:
+def _invalid(field: Mapping[str, Any], reason: str, user_message: Any = None) -> InvalidFieldValue:
     config = field.get("config") or {}
     return InvalidFieldValue(
         str(field.get("external_id") or field.get("field_id")),
         redact(reason),
         label=str(config.get("label") or field.get("label") or ""),
         field_type=str(field.get("type") or ""),
+        user_message=user_message,
     )
 
 
@@ -317,7 +328,7 @@ def _date(value: Any, settings: Mapping[str, Any]) -> dict[str, str]:
     if end is None and end_rule == "required":
         raise _Bad("needs an end: give (start, end)")
     if end is not None and end < start:
-        raise _Bad(f"ends ({end}) before it starts ({start})")
+        raise _Bad(f"ends ({end}) before it starts ({start})", _("The end is before the start."))
     if not timed:
         encoded = {"start_date": start.isoformat()}
         if end is not None:
@@ -433,12 +444,14 @@ def _check_email(text: str) -> None:
     try:
         _email(text)
     except ValidationError:
-        raise _Bad(f"{_short(text)} is not an e-mail address") from None
+        raise _Bad(
+            f"{_short(text)} is not an e-mail address", _("Enter a valid email address.")
+        ) from None
 
 
 def _check_phone(text: str) -> None:
     if len(text) > 50 or not _PHONE.match(text):
-        raise _Bad(f"{_short(text)} is not a phone number")
+        raise _Bad(f"{_short(text)} is not a phone number", _("Enter a valid phone number."))
 
 
 def _embed(value: Any, settings: Mapping[str, Any]) -> list[Any]:
@@ -449,7 +462,9 @@ def _embed(value: Any, settings: Mapping[str, Any]) -> list[Any]:
         try:
             _url(str(one))
         except ValidationError:
-            raise _Bad(f"{_short(str(one))} is not an http(s) URL") from None
+            raise _Bad(
+                f"{_short(str(one))} is not an http(s) URL", _("Enter an http or https address.")
+            ) from None
         if isinstance(one, Link) and one.embed_id is not None:
             encoded.append({"embed": int(one.embed_id), "file": None})
         else:
@@ -461,14 +476,14 @@ def _location(value: Any, settings: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(value, str):
         raise _Bad(f"needs an address (str), not {_kind(value)}")
     if not value.strip():
-        raise _Bad("needs an address")
+        raise _Bad("needs an address", _("Enter an address."))
     return {"value": value.strip()}
 
 
 def _progress(value: Any, settings: Mapping[str, Any]) -> int:
     number = _int(value, "a percentage")
     if not 0 <= number <= 100:
-        raise _Bad(f"must be from 0 to 100, not {number}")
+        raise _Bad(f"must be from 0 to 100, not {number}", _("Enter a percentage from 0 to 100."))
     return number
 
 
@@ -476,11 +491,15 @@ def _duration(value: Any, settings: Mapping[str, Any]) -> int:
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
         if seconds != int(seconds):
-            raise _Bad(f"is kept in whole seconds, not {seconds}")
+            raise _Bad(
+                f"is kept in whole seconds, not {seconds}", _("Enter whole seconds, no fractions.")
+            )
         value = int(seconds)
     number = _int(value, "a timedelta or seconds")
     if number < 0:
-        raise _Bad(f"cannot be negative ({number} seconds)")
+        raise _Bad(
+            f"cannot be negative ({number} seconds)", _("Enter a duration that is not negative.")
+        )
     return number
 
 

@@ -133,15 +133,26 @@ class InvalidFieldValue(DjangoPodioError, ValueError):
 
     Podio's own answer to a bad value (400 ``invalid_value``) does not say which field it
     means and may be in the user's language; this one names the field (``field``: its
-    external id, ``label``: what Podio's UI shows) and says why (``reason``). Also a
-    ``ValueError``, so code that validates input with ``except ValueError`` catches it.
+    external id, ``label``: what Podio's UI shows) and says why (``reason``, in English, for
+    developers). ``user_message`` is what a form shows a person instead (translated, lazily),
+    for the reasons a person can cause; ``None`` for the others. Also a ``ValueError``, so code
+    that validates input with ``except ValueError`` catches it.
     """
 
-    def __init__(self, field: str, reason: str, *, label: str = "", field_type: str = "") -> None:
+    def __init__(
+        self,
+        field: str,
+        reason: str,
+        *,
+        label: str = "",
+        field_type: str = "",
+        user_message: Any = None,
+    ) -> None:
         self.field = field
         self.label = label
         self.field_type = field_type
         self.reason = reason
+        self.user_message = user_message
         named = f"field {field!r}"
         details = ", ".join(part for part in (repr(label) if label else "", field_type) if part)
         if details:

@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .values import Contact, DateRange, ItemRef, Money
 
@@ -55,6 +56,32 @@ class TimeInput(forms.TimeInput):
         super().__init__(attrs, format="%H:%M")
 
 
+#: What an :class:`IdsField` asks for, per kind of id: its errors and its default help text.
+IDS_MESSAGES = {
+    "item": {
+        "invalid": _("Enter item ids (numbers) separated by commas."),
+        "one": _("Enter one item id."),
+        "help": _("Podio item ids, separated by commas."),
+    },
+    "profile": {
+        "invalid": _("Enter profile ids (numbers) separated by commas."),
+        "one": _("Enter one profile id."),
+        "help": _("Podio profile ids, separated by commas."),
+    },
+    "user": {
+        "invalid": _("Enter user ids (numbers) separated by commas."),
+        "one": _("Enter one user id."),
+        "help": _("Podio user ids, separated by commas."),
+    },
+}
+#: An :class:`IdsField` for another kind of id (``what`` is only a key into the above).
+IDS_MESSAGES_OTHER = {
+    "invalid": _("Enter ids (numbers) separated by commas."),
+    "one": _("Enter one id."),
+    "help": _("Podio ids, separated by commas."),
+}
+
+
 class IdsField(forms.Field):
     """Podio ids (items, profiles, users), typed as numbers separated by commas."""
 
@@ -62,6 +89,7 @@ class IdsField(forms.Field):
 
     def __init__(self, *, what: str, multiple: bool = True, **kwargs: Any) -> None:
         self.what = what
+        self.messages = IDS_MESSAGES.get(what, IDS_MESSAGES_OTHER)
         self.multiple = multiple
         super().__init__(**kwargs)
 
@@ -78,10 +106,10 @@ class IdsField(forms.Field):
             if not part:
                 continue
             if not part.isdigit() or int(part) <= 0:
-                raise ValidationError(f"Enter {self.what} ids (numbers) separated by commas.")
+                raise ValidationError(self.messages["invalid"], code="invalid")
             ids.append(int(part))
         if not self.multiple and len(ids) > 1:
-            raise ValidationError(f"Enter one {self.what} id.")
+            raise ValidationError(self.messages["one"], code="one")
         return ids
 
     def has_changed(self, initial: Any, data: Any) -> bool:
@@ -128,7 +156,7 @@ class MoneyField(forms.MultiValueField):
         if not data_list or data_list[0] in (None, ""):
             return None
         if not data_list[1]:
-            raise ValidationError("Choose a currency.")
+            raise ValidationError(_("Choose a currency."), code="currency")
         return Money(Decimal(data_list[0]), str(data_list[1]))
 
 
@@ -158,6 +186,13 @@ class PodioDateWidget(forms.MultiWidget):
         return [value, None] if self.timed else [value]
 
 
+#: A date field's errors about one side (start or end) of its value.
+DATE_MESSAGES = {
+    "start": {"day": _("Give the start date of the time."), "time": _("Give a start time.")},
+    "end": {"day": _("Give the end date of the time."), "time": _("Give an end time.")},
+}
+
+
 class PodioDateField(forms.MultiValueField):
     """A date field of Podio: a day, with a time where the field has one (in the current
     time zone), and an end where the field has one. Gives a ``date``, an aware ``datetime``
@@ -184,12 +219,14 @@ class PodioDateField(forms.MultiValueField):
         end = self._moment(data_list[width:], "end") if self.ranged else None
         if start is None:
             if end is not None:
-                raise ValidationError("Give a start date.")
+                raise ValidationError(_("Give a start date."), code="start")
             return None
         if end is not None and isinstance(start, datetime) != isinstance(end, datetime):
-            raise ValidationError("Give both the start and the end a time, or neither.")
+            raise ValidationError(
+                _("Give both the start and the end a time, or neither."), code="times"
+            )
         if end is None and self.end_required:
-            raise ValidationError("Give an end date.")
+            raise ValidationError(_("Give an end date."), code="end")
         return start if end is None else DateRange(start, end)
 
     def _moment(self, parts: list[Any], side: str) -> date | datetime | None:
@@ -197,11 +234,11 @@ class PodioDateField(forms.MultiValueField):
         clock = parts[1] if len(parts) > 1 else None
         if day in (None, ""):
             if clock not in (None, ""):
-                raise ValidationError(f"Give the {side} date of the time.")
+                raise ValidationError(DATE_MESSAGES[side]["day"], code="day")
             return None
         if clock in (None, ""):
             if self.time_required:
-                raise ValidationError(f"Give a {side} time.")
+                raise ValidationError(DATE_MESSAGES[side]["time"], code="time")
             return day
         assert isinstance(clock, time)
         return timezone.make_aware(datetime.combine(day, clock))
@@ -259,7 +296,7 @@ def formfield_for(definition: Mapping[str, Any]) -> forms.Field | None:
     if ftype in ("app", "contact", "member"):
         what = {"app": "item", "contact": "profile", "member": "user"}[ftype]
         multiple = settings.get("multiple", True) is not False
-        common["help_text"] = common["help_text"] or f"Podio {what} ids, separated by commas."
+        common["help_text"] = common["help_text"] or IDS_MESSAGES[what]["help"]
         return IdsField(what=what, multiple=multiple, **common)
     if ftype == "email":
         return forms.EmailField(**common)
@@ -274,7 +311,7 @@ def formfield_for(definition: Mapping[str, Any]) -> forms.Field | None:
             min_value=0, max_value=100, widget=forms.NumberInput(attrs={"step": 1}), **common
         )
     if ftype == "duration":
-        common["help_text"] = common["help_text"] or "Hours, minutes and seconds: 1:30:00."
+        common["help_text"] = common["help_text"] or _("Hours, minutes and seconds: 1:30:00.")
         return forms.DurationField(**common)
     attrs = {"accept": "image/*"} if ftype == "image" else {}
     return forms.FileField(widget=forms.ClearableFileInput(attrs=attrs), **common)

@@ -35,6 +35,7 @@ from django import forms
 from django.core import signing
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy as _
 
 from .api.items import answer_from_item
 from .encoding import READ_ONLY_TYPES, encode_value, writable_fields
@@ -52,7 +53,7 @@ TOKEN_MAX_AGE = 24 * 3600
 #: How long a second request for the same submission waits for the first one's item (a
 #: create's read timeout, by default).
 DUPLICATE_WAIT = 30.0
-CONFLICT_MESSAGE = (
+CONFLICT_MESSAGE = _(
     "Someone changed this item in Podio since you opened it. Reload the page to see their "
     "changes, then make yours again."
 )
@@ -165,16 +166,16 @@ class PodioItemForm(forms.Form):
         try:
             payload = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
         except signing.SignatureExpired:
-            raise ValidationError("This form is too old: reload the page.", code="expired")
+            raise ValidationError(_("This form is too old: reload the page."), code="expired")
         except signing.BadSignature:
-            raise ValidationError("This form was changed: reload the page.", code="tampered")
+            raise ValidationError(_("This form was changed: reload the page."), code="tampered")
         if self.item is not None:
             if payload.get("i") != int(self.item["item_id"]):
-                raise ValidationError("This form belongs to another item.", code="tampered")
+                raise ValidationError(_("This form belongs to another item."), code="tampered")
             self._revision = int(payload["r"])
         else:
             if payload.get("a") != self.app_id or not payload.get("x"):
-                raise ValidationError("This form belongs to another app.", code="tampered")
+                raise ValidationError(_("This form belongs to another app."), code="tampered")
             self._external_id = f"django-podio-form:{payload['x']}"
         return token
 
@@ -187,7 +188,8 @@ class PodioItemForm(forms.Form):
             try:
                 encode_value(definition, self.cleaned_data[name])
             except InvalidFieldValue as error:
-                self.add_error(name, ValidationError(error.reason, code="podio"))
+                message = error.user_message or error.reason  # a person's words, if any
+                self.add_error(name, ValidationError(message, code="podio"))
 
     # ------------------------------------------------------------------ saving
     def podio_values(self) -> dict[str, Any]:

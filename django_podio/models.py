@@ -37,20 +37,21 @@ def cascade_without_nulling(collector: Any, field: Any, sub_objs: Any, using: st
 
 class PodioConnection(models.Model):
     class Kind(models.TextChoices):
-        USER = "user", "User"
-        APP = "app", "App"
+        USER = "user", _("User")
+        APP = "app", _("App")
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        REAUTH_REQUIRED = "reauth_required", "Reauthorization required"
+        ACTIVE = "active", _("Active")
+        REAUTH_REQUIRED = "reauth_required", _("Reauthorization required")
 
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.USER)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.USER)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=cascade_without_nulling,
         related_name="podio_connections",
+        verbose_name=_("user"),
     )
     social_account = models.OneToOneField(
         "socialaccount.SocialAccount",
@@ -58,35 +59,43 @@ class PodioConnection(models.Model):
         blank=True,
         on_delete=cascade_without_nulling,
         related_name="podio_connection",
+        verbose_name=_("social account"),
     )
-    app_id = models.BigIntegerField(null=True, blank=True, unique=True)
-    ref_type = models.CharField(max_length=16, blank=True, default="")
-    ref_id = models.BigIntegerField(null=True, blank=True)
+    app_id = models.BigIntegerField(_("app ID"), null=True, blank=True, unique=True)
+    ref_type = models.CharField(_("reference type"), max_length=16, blank=True, default="")
+    ref_id = models.BigIntegerField(_("reference ID"), null=True, blank=True)
 
-    access_token = EncryptedTextField()
-    refresh_token = EncryptedTextField(null=True, blank=True)
-    app_token = EncryptedTextField(null=True, blank=True)
+    access_token = EncryptedTextField(_("access token"))
+    refresh_token = EncryptedTextField(_("refresh token"), null=True, blank=True)
+    app_token = EncryptedTextField(_("app token"), null=True, blank=True)
 
-    expires_at = models.DateTimeField(null=True, blank=True)
-    scope = models.TextField(blank=True, default="")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    last_refreshed_at = models.DateTimeField(null=True, blank=True)
-    failure_count = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True, default="")
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    scope = models.TextField(_("scope"), blank=True, default="")
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    last_refreshed_at = models.DateTimeField(_("last refreshed at"), null=True, blank=True)
+    failure_count = models.PositiveIntegerField(_("failures"), default=0)
+    last_error = models.TextField(_("last error"), blank=True, default="")
     #: The time of the last failed refresh, kept after a success (``podio_status`` counts the
     #: failures of the last day, recovered or not; ``failure_count`` says if it still fails).
-    last_failed_at = models.DateTimeField(null=True, blank=True)
+    last_failed_at = models.DateTimeField(_("last failed at"), null=True, blank=True)
     #: Grows by one each time a new token pair is stored, by a refresh, a login or app auth.
     #: It is the fence that tells a refresh whether the pair it spent is still the stored one.
-    token_version = models.PositiveBigIntegerField(default=0, editable=False)
+    token_version = models.PositiveBigIntegerField(_("token version"), default=0, editable=False)
     #: The refresh's lease (``django_podio.db``): who is asking Podio now, and until when.
-    lease_owner = models.CharField(max_length=32, blank=True, default="", editable=False)
-    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    lease_owner = models.CharField(
+        _("lease owner"), max_length=32, blank=True, default="", editable=False
+    )
+    lease_expires_at = models.DateTimeField(
+        _("lease expires at"), null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
-        verbose_name = "Podio connection"
+        verbose_name = _("Podio connection")
+        verbose_name_plural = _("Podio connections")
         # Refreshing spends a refresh token at Podio (a grant per row), so it is a right of
         # its own: neither viewing nor changing a row implies it (the admin's refresh_now).
         permissions = [("refresh_podioconnection", "Can refresh Podio connections")]
@@ -132,18 +141,19 @@ class PodioItem(models.Model):
     which are dropped from its text (:mod:`django_podio.text`).
     """
 
-    item_id = models.BigIntegerField(unique=True)
-    app_id = models.BigIntegerField()
-    app_item_id = models.BigIntegerField(null=True, blank=True)
-    external_id = models.TextField(blank=True, default="")
-    title = models.TextField(blank=True, default="")
-    revision = models.IntegerField(default=0)
-    last_event_on = models.DateTimeField(null=True, blank=True)
-    data = models.JSONField(encoder=NulFreeJSONEncoder)
-    fetched_at = models.DateTimeField()
+    item_id = models.BigIntegerField(_("item ID"), unique=True)
+    app_id = models.BigIntegerField(_("app ID"))
+    app_item_id = models.BigIntegerField(_("app item ID"), null=True, blank=True)
+    external_id = models.TextField(_("external ID"), blank=True, default="")
+    title = models.TextField(_("title"), blank=True, default="")
+    revision = models.IntegerField(_("revision"), default=0)
+    last_event_on = models.DateTimeField(_("last event on"), null=True, blank=True)
+    data = models.JSONField(_("data"), encoder=NulFreeJSONEncoder)
+    fetched_at = models.DateTimeField(_("fetched at"))
 
     class Meta:
-        verbose_name = "Podio item"
+        verbose_name = _("Podio item")
+        verbose_name_plural = _("Podio items")
         indexes = [
             models.Index(fields=["app_id", "last_event_on"], name="podio_item_app_event"),
             models.Index(fields=["app_id", "item_id"], name="podio_item_app_item"),
@@ -161,20 +171,27 @@ class PodioItemSync(models.Model):
     many items the run had passed by then (the offset to resume paging at).
     """
 
-    app_id = models.BigIntegerField(unique=True)
-    run_started_at = models.DateTimeField(null=True, blank=True)
-    run_since = models.DateTimeField(null=True, blank=True)
-    cursor_item_id = models.BigIntegerField(null=True, blank=True)
-    cursor_count = models.PositiveIntegerField(default=0)
-    last_run_started_at = models.DateTimeField(null=True, blank=True)
-    last_run_finished_at = models.DateTimeField(null=True, blank=True)
-    last_full_run_finished_at = models.DateTimeField(null=True, blank=True)
+    app_id = models.BigIntegerField(_("app ID"), unique=True)
+    run_started_at = models.DateTimeField(_("run started at"), null=True, blank=True)
+    run_since = models.DateTimeField(_("run since"), null=True, blank=True)
+    cursor_item_id = models.BigIntegerField(_("cursor item ID"), null=True, blank=True)
+    cursor_count = models.PositiveIntegerField(_("cursor count"), default=0)
+    last_run_started_at = models.DateTimeField(_("last run started at"), null=True, blank=True)
+    last_run_finished_at = models.DateTimeField(_("last run finished at"), null=True, blank=True)
+    last_full_run_finished_at = models.DateTimeField(
+        _("last full run finished at"), null=True, blank=True
+    )
     #: The running sync's lease (``django_podio.db``): one sync per app, on every database.
-    lease_owner = models.CharField(max_length=32, blank=True, default="", editable=False)
-    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_owner = models.CharField(
+        _("lease owner"), max_length=32, blank=True, default="", editable=False
+    )
+    lease_expires_at = models.DateTimeField(
+        _("lease expires at"), null=True, blank=True, editable=False
+    )
 
     class Meta:
-        verbose_name = "Podio item sync"
+        verbose_name = _("Podio item sync")
+        verbose_name_plural = _("Podio item syncs")
 
     def __str__(self) -> str:
         return f"Item sync of app {self.app_id}"
@@ -193,30 +210,34 @@ class PodioHook(models.Model):
     """
 
     class Status(models.TextChoices):
-        CREATING = "creating", "Being created"
-        PENDING = "pending", "Waiting for verification"
-        ACTIVE = "active", "Active"
-        FAILED = "failed", "Verification failed"
+        CREATING = "creating", _("Being created")
+        PENDING = "pending", _("Waiting for verification")
+        ACTIVE = "active", _("Active")
+        FAILED = "failed", _("Verification failed")
 
-    hook_id = models.BigIntegerField(null=True, blank=True, unique=True)
-    app_id = models.BigIntegerField()
+    hook_id = models.BigIntegerField(_("hook ID"), null=True, blank=True, unique=True)
+    app_id = models.BigIntegerField(_("app ID"))
     connection = models.ForeignKey(
         PodioConnection,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="podio_hooks",
+        verbose_name=_("connection"),
     )
-    event_type = models.CharField(max_length=32)
-    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATING)
-    verified_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    event_type = models.CharField(_("event type"), max_length=32)
+    secret_hash = models.CharField(_("secret hash"), max_length=64, unique=True, editable=False)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.CREATING
+    )
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
-        verbose_name = "Podio hook"
+        verbose_name = _("Podio hook")
+        verbose_name_plural = _("Podio hooks")
         indexes = [models.Index(fields=["app_id", "event_type"], name="podio_hook_app_type")]
 
     def __str__(self) -> str:
@@ -235,33 +256,45 @@ class PodioHookEvent(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PROCESSING = "processing", "Processing"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        PROCESSING = "processing", _("Processing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
-    hook = models.ForeignKey(PodioHook, on_delete=models.CASCADE, related_name="events")
-    type = models.CharField(max_length=32)
-    item_id = models.BigIntegerField(null=True, blank=True)
-    revision = models.BigIntegerField(null=True, blank=True)
-    external_id = models.TextField(blank=True, default="")
-    payload = models.JSONField(default=dict, blank=True)
-    code = EncryptedTextField(null=True, blank=True)
-    dedupe_key = models.CharField(max_length=96, null=True, blank=True, unique=True)
-    duplicate_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+    hook = models.ForeignKey(
+        PodioHook, on_delete=models.CASCADE, related_name="events", verbose_name=_("hook")
     )
-    received_at = models.DateTimeField(default=timezone.now)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True, default="")
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_by = models.CharField(max_length=32, blank=True, default="")
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    type = models.CharField(_("type"), max_length=32)
+    item_id = models.BigIntegerField(_("item ID"), null=True, blank=True)
+    revision = models.BigIntegerField(_("revision"), null=True, blank=True)
+    external_id = models.TextField(_("external ID"), blank=True, default="")
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    code = EncryptedTextField(_("verification code"), null=True, blank=True)
+    dedupe_key = models.CharField(
+        _("deduplication key"), max_length=96, null=True, blank=True, unique=True
+    )
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="duplicates",
+        verbose_name=_("duplicate of"),
+    )
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=32, blank=True, default="")
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
 
     class Meta:
-        verbose_name = "Podio hook event"
+        verbose_name = _("Podio hook event")
+        verbose_name_plural = _("Podio hook events")
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="podio_hookev_due"),
             models.Index(fields=["item_id", "status"], name="podio_hookev_item"),

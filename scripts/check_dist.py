@@ -34,6 +34,15 @@ SDIST_NEEDS = (
     "tests/urls.py",
     "example_project/manage.py",
     "django_podio/py.typed",
+    "django_podio/locale/da/LC_MESSAGES/django.po",
+    "django_podio/locale/da/LC_MESSAGES/django.mo",
+)
+#: What the wheel must carry besides the modules: the compiled catalogs (no build step
+#: compiles them on the user's machine).
+WHEEL_NEEDS = (
+    "django_podio/py.typed",
+    "django_podio/migrations/0001_initial.py",
+    "django_podio/locale/da/LC_MESSAGES/django.mo",
 )
 # Each must be declared: they are imported by the package (not only by its dependencies).
 DIRECT_DEPENDENCIES = (
@@ -68,7 +77,7 @@ def check_wheel(path: Path, version: str) -> list[str]:
     strays = [n for n in names if not n.startswith(("django_podio/", dist_info))]
     if strays:
         problems.append(f"wheel ships files outside the package: {strays[:5]}")
-    for needed in ("django_podio/py.typed", "django_podio/migrations/0001_initial.py"):
+    for needed in WHEEL_NEEDS:
         if needed not in names:
             problems.append(f"wheel lacks {needed}")
     if not any(n.startswith(dist_info + "licenses/") for n in names):

@@ -87,21 +87,25 @@ def login_with_podio(client, **params):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Name every skipped browser test and why, in every run's summary (not only with -rs):
-    a laptop without Chromium must see that the login was never clicked through. Under
-    ``CI`` the fixture fails instead of skipping (tests/browser/conftest.py)."""
+    """Name every skipped browser or gettext test and why, in every run's summary (not only
+    with -rs): a laptop without Chromium must see that the login was never clicked through,
+    one without GNU gettext that the catalogs were not checked. Under ``CI`` both fail
+    instead of skipping (tests/browser/conftest.py, tests/test_translations.py)."""
     if terminalreporter.hasopt("s"):
         return  # -rs lists them already
-    skipped = [
-        report
-        for report in terminalreporter.stats.get("skipped", [])
-        if "browser" in getattr(report, "keywords", {})
-    ]
-    if not skipped:
-        return
-    plural = "" if len(skipped) == 1 else "s"
-    terminalreporter.write_sep("=", f"{len(skipped)} browser test{plural} skipped", yellow=True)
-    for report in skipped:
-        longrepr = report.longrepr
-        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-        terminalreporter.write_line(f"SKIPPED {report.nodeid}: {reason}")
+    for marker in ("browser", "gettext"):
+        skipped = [
+            report
+            for report in terminalreporter.stats.get("skipped", [])
+            if marker in getattr(report, "keywords", {})
+        ]
+        if not skipped:
+            continue
+        plural = "" if len(skipped) == 1 else "s"
+        terminalreporter.write_sep(
+            "=", f"{len(skipped)} {marker} test{plural} skipped", yellow=True
+        )
+        for report in skipped:
+            longrepr = report.longrepr
+            reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+            terminalreporter.write_line(f"SKIPPED {report.nodeid}: {reason}")

@@ -33,6 +33,7 @@ from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.models import SocialAccount, SocialLogin, SocialToken
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from .. import conf, fields
 from ..api import oauth
@@ -52,7 +53,7 @@ FLOW_STATE_KEY = "podio_flow"
 FLOW = "client_side"
 CONNECT = "connect"
 
-MISSING_REFRESH_MESSAGE = (
+MISSING_REFRESH_MESSAGE = _(
     "A Podio token login needs the refresh_token that Podio's client-side flow returned: "
     "without it the token cannot be bound to this site's Podio client."
 )

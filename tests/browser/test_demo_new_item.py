@@ -50,7 +50,7 @@ def test_new_item_form_validates_creates_once_and_lists_the_item(demo_site):  # 
 
     assert {"Title:", "Status:", "Amount:", "Budget:", "Due date:", "Progress:"} <= set(labels)
     assert any("Active" in text for text in status_texts)
-    assert "ends" in error and "before it starts" in error
+    assert "The end is before the start." in error  # the encoder's reason, in a person's words
     assert kept_title == "Made in the browser"
     assert message == "Created “Made in the browser” in Podio."
     assert "Made in the browser" in first_row

@@ -14,6 +14,7 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import translation
 
 from django_podio import get_client
 from django_podio.models import PodioConnection
@@ -594,3 +595,32 @@ def test_a_kept_answer_without_access_token_is_spent_on_the_retry(
     assert status == 200, payload
     assert len(answers) == 2  # one more grant: the kept refresh token, spent now
     assert PodioConnection.objects.get().refresh_token == answers[-1]["refresh_token"]
+
+
+def test_the_refusal_speaks_the_browsers_language(
+    client, fake, token_auth, our_client_id, settings
+):
+    """A host with LocaleMiddleware: a Danish browser reads our refusal in Danish."""
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE[:1],
+        "django.middleware.locale.LocaleMiddleware",
+        *settings.MIDDLEWARE[1:],
+    ]
+    fragment = client_side_flow(fake, our_client_id)
+    body = token_body({**fragment, "refresh_token": None}, our_client_id)
+
+    # LocaleMiddleware leaves its language active in the thread: put the test's back after.
+    with translation.override("en"):
+        english = str(MISSING_REFRESH_MESSAGE)
+        response = client.post(
+            "/_allauth/browser/v1/auth/provider/token",
+            data=json.dumps(body),
+            content_type="application/json",
+            HTTP_ACCEPT_LANGUAGE="da",
+        )
+
+    assert response.status_code == 400
+    message = response.json()["errors"][0]["message"]
+    assert message.startswith("Et Podio-tokenlogin kræver det refresh_token"), message
+    assert english.startswith("A Podio token login needs")
+    assert nothing_created()

@@ -10,10 +10,10 @@ import pytest
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from django_podio import tokens
-from django_podio.exceptions import Conflict
+from django_podio.exceptions import Conflict, InvalidFieldValue
 from django_podio.formfields import IdsField, MoneyField, PodioDateField
 from django_podio.forms import TOKEN_FIELD, PodioItemForm
 from django_podio.values import Money, item_values
@@ -103,7 +103,7 @@ def test_values_are_validated_by_the_encoder(podio):
     )
     form = PodioItemForm(data, client=podio.client, app_id=podio.app.app_id)
     assert not form.is_valid()
-    assert "before it starts" in form.errors["due-date"][0]
+    assert form.errors["due-date"] == ["The end is before the start."]
     assert "less than or equal to 100" in form.errors["progress"][0]
     assert "ids (numbers)" in form.errors["related"][0]
     assert "title" not in form.errors
@@ -304,3 +304,48 @@ def test_an_empty_money_field_and_a_half_timed_range(podio):
     assert not form.is_valid()
     assert "budget" not in form.errors and form.cleaned_data["budget"] is None
     assert form.errors["due-date"] == ["Give both the start and the end a time, or neither."]
+
+
+def test_form_errors_and_help_texts_speak_the_active_language(podio):
+    """A Danish page: our own errors and help texts are Danish (Podio's labels stay as set)."""
+    shown = PodioItemForm(client=podio.client, app_id=podio.app.app_id)
+    data = {
+        "title": "x",
+        TOKEN_FIELD: shown.initial[TOKEN_FIELD][:-2] + "xx",
+        "related": "12, x",
+        "due-date_1": "10:00",  # a time without its day
+    }
+    with translation.override("da"):
+        form = PodioItemForm(data, client=podio.client, app_id=podio.app.app_id)
+        assert not form.is_valid()
+        assert form.errors[TOKEN_FIELD] == ["Denne formular er blevet ændret: genindlæs siden."]
+        assert form.errors["related"] == ["Indtast element-ID'er (tal) adskilt af kommaer."]
+        assert form.errors["due-date"] == ["Angiv startdatoen for tidspunktet."]
+        html = form.as_p()
+    assert "Podio-element-ID'er, adskilt af kommaer." in html
+    assert "Timer, minutter og sekunder: 1:30:00." in html
+    assert "Due date" in html  # the app's own label, as Podio holds it
+
+
+def test_encoder_refusals_a_person_caused_speak_the_active_language(podio):
+    """The encoder's reason stays English for developers; the form shows a person's words."""
+    shown = PodioItemForm(client=podio.client, app_id=podio.app.app_id)
+    data = _data(
+        shown,
+        title="Late",
+        phone="call me",
+        **{
+            "due-date_0": "2024-03-02",
+            "due-date_1": "10:00",
+            "due-date_2": "2024-03-01",
+            "due-date_3": "09:00",
+        },
+    )
+    with translation.override("da"):
+        form = PodioItemForm(data, client=podio.client, app_id=podio.app.app_id)
+        assert not form.is_valid()
+        assert form.errors["due-date"] == ["Slutningen ligger før starten."]
+        assert form.errors["phone"] == ["Indtast et gyldigt telefonnummer."]
+        with pytest.raises(InvalidFieldValue) as refused:
+            podio.client.create_item(podio.app.app_id, {"phone": "call me"})
+    assert "is not a phone number" in str(refused.value)  # an exception, for developers
