@@ -185,7 +185,11 @@ def test_a_new_language_starts_as_the_docs_say(tmp_path):
     gettext_installed()
     (line,) = [line for line in snippet("translations-new-language").splitlines() if "=" in line]
     planned = subprocess.run(
-        ["make", "--no-print-directory", "-n", *line.split()[1:]], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", *line.split()[1:]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()[-1]
     assert planned.split()[1:] == ["scripts/messages.py", "update", "de"], planned
     root = copy_of_the_package(tmp_path)
