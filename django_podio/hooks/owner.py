@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from django.db.models import Q
+from django.utils import timezone
 
 from ..exceptions import (
     ConnectionNotFound,
@@ -110,14 +111,12 @@ def adopt(app_id: int, connection: PodioConnection) -> int:
     PodioHook.objects.filter(pk__in=pks).update(connection=connection, orphaned_at=None)
     PodioHookEvent.objects.filter(
         app_id=app_id, status=PodioHookEvent.Status.FAILED, last_error__startswith="Orphaned:"
-    ).update(next_attempt_at=None)
+    ).update(next_attempt_at=timezone.now())
     return len(pks)
 
 
 def mark_orphaned(app_id: int) -> int:
     """Mark the app's hooks that have no active connection orphaned; how many were."""
-    from django.utils import timezone
-
     return (
         PodioHook.objects.filter(app_id=app_id, orphaned_at__isnull=True)
         .filter(Q(connection__isnull=True) | ~Q(connection__status=PodioConnection.Status.ACTIVE))
