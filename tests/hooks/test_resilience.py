@@ -319,18 +319,22 @@ def test_an_event_of_an_older_revision_than_the_cached_row_needs_no_refetch(podi
     assert PodioItem.objects.get(item_id=item_id).title == "newer"
 
 
-def test_a_delete_between_a_pages_fetch_and_its_store_stays_deleted(podio, fake):
+def test_a_delete_between_a_pages_fetch_and_its_store_stays_deleted(
+    podio, fake, podio_settings
+):
+    podio_settings(PAGE_SIZE=2)  # several pages, stored together as one batch
     connection, client = _client(podio)
     hook = hook_row(podio.app_id, connection, "item.delete")
-    victim = podio.item_ids[0]
+    victim = min(podio.item_ids)  # on the first page (paged by item id)
     fired: list[str] = []
 
     def delete_while_the_page_is_answered(request, phase):
-        if phase != "answering" or "/filter" not in request.path or fired:
+        if "/filter" not in request.path or not (request.json or {}).get("offset") or fired:
             return
         fired.append(request.path)
-        # The page has been read from Podio's data; now the item is deleted and its
-        # delete event is processed (in another thread, as a worker would).
+        # The first page (with the victim) has been read and waits to be stored with the
+        # next; now the item is deleted and its delete event is processed (in another
+        # thread, as a worker would).
         fake.delete_item(victim)
         import threading
 
