@@ -206,7 +206,7 @@ class PodioHook(models.Model):
 
     A hook belongs to its app, not to a user: ``connection`` is the one that registered it
     (or took it over), and when it is gone another active connection that can read the app
-    does the work (:mod:`django_podio.hooks.owner`).
+    does the work (``django_podio.hooks.owner``).
 
     Podio signs nothing, so the secret in the URL path is the authentication. Only its
     SHA-256 is stored: a 192-bit random secret needs no slow hash, and the database lookup by

@@ -6,6 +6,7 @@ The URL secret is never shown (only its digest is stored, and that is excluded t
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.contrib import admin, messages
@@ -38,6 +39,10 @@ class _ReadOnly(admin.ModelAdmin):
         return bool(request.user.has_perm(f"{opts.app_label}.{codename}"))
 
 
+def _ask_again(client: Any, *, hook: PodioHook) -> None:
+    request_verification(client, hook)
+
+
 @admin.register(PodioHook)
 class PodioHookAdmin(_ReadOnly):
     list_display = (
@@ -67,7 +72,7 @@ class PodioHookAdmin(_ReadOnly):
             try:
                 with_app_client(
                     hook.app_id,
-                    lambda client, hook=hook: request_verification(client, hook),
+                    functools.partial(_ask_again, hook=hook),
                     preferred=hook.connection,
                 )
                 asked += 1

@@ -13,7 +13,7 @@ their events wait, counting no attempt, until ``podio_hooks sync APP --user U`` 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
@@ -26,8 +26,6 @@ from ..exceptions import (
     ReauthorizationRequired,
 )
 from ..models import PodioConnection, PodioHook
-
-T = TypeVar("T")
 
 #: Errors that say "not this connection" rather than "not now": the next candidate is tried.
 PASSED_OVER = (ConnectionNotFound, ReauthorizationRequired, Forbidden, InvalidGrant, InvalidToken)
@@ -66,11 +64,11 @@ def candidates(app_id: int, preferred: PodioConnection | None = None) -> Iterato
 
 def with_app_client(
     app_id: int,
-    work: Callable[[Any], T],
+    work: Callable[[Any], Any],
     *,
     preferred: PodioConnection | None = None,
     **client_options: Any,
-) -> tuple[T, PodioConnection]:
+) -> tuple[Any, PodioConnection]:
     """Run ``work(client)`` with the first candidate connection Podio accepts.
 
     Returns the result and the connection that did it; raises :class:`Orphaned` when every

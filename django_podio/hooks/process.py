@@ -153,7 +153,7 @@ def _fail(
             status=Status.DEAD if dead else Status.FAILED,
             attempts=attempts,
             last_error=message,
-            next_attempt_at=None if dead else now + backoff(attempts, error),
+            next_attempt_at=None if dead else now + backoff(attempts, _exception(error)),
             claimed_by="",
             claimed_at=None,
         )
@@ -169,6 +169,10 @@ def _fail(
         )
         _send(hook_event_dead, event=event)
     return message, len(died)
+
+
+def _exception(error: BaseException) -> Exception | None:
+    return error if isinstance(error, Exception) else None
 
 
 def _wait(events: Iterable[PodioHookEvent], error: BaseException, now: datetime) -> str:

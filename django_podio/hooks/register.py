@@ -131,24 +131,24 @@ def _sync_type(
 ) -> None:
     rows = PodioHook.objects.filter(app_id=app_id, event_type=event_type)
     # Rows here whose hook Podio no longer has (or never got: an old unanswered create).
-    for row in rows.order_by("pk"):
-        gone = row.hook_id is not None and row.hook_id not in podio
-        lost = row.hook_id is None and row.created_at < timezone.now() - STALE_CREATE
-        if (gone or lost) and act(f"remove row {row.pk} (hook {row.hook_id} not at Podio)"):
-            report.removed.append(row.pk)
-            row.delete()
-        elif gone or lost:
-            report.removed.append(row.pk)
+    for stale in rows.order_by("pk"):
+        gone = stale.hook_id is not None and stale.hook_id not in podio
+        lost = stale.hook_id is None and stale.created_at < timezone.now() - STALE_CREATE
+        if not (gone or lost):
+            continue
+        report.removed.append(stale.pk)
+        if act(f"remove row {stale.pk} (hook {stale.hook_id} not at Podio)"):
+            stale.delete()
     # Podio's hooks of this type at our URL, each with its row here (None: unknown).
     ours: list[tuple[dict[str, Any], PodioHook | None, str]] = []
-    for hook_id, hook in podio.items():
-        secret = _url_secret(str(hook.get("url") or ""))
-        if hook.get("type") != event_type or secret is None:
+    for hook_id, listed in podio.items():
+        secret = _url_secret(str(listed.get("url") or ""))
+        if listed.get("type") != event_type or secret is None:
             continue
         row = PodioHook.objects.filter(secret_hash=digest(secret)).first()
         if row is None:
             row = PodioHook.objects.filter(hook_id=hook_id).first()
-        ours.append((hook, row, secret))
+        ours.append((listed, row, secret))
     # Keep the best one: active at Podio, then known here, then the oldest.
     ours.sort(
         key=lambda entry: (
@@ -159,8 +159,8 @@ def _sync_type(
     )
     if not ours:
         if act(f"create a {event_type} hook"):
-            hook = create_hook(client, connection, app_id, event_type)
-            report.created.append(cast(int, hook.hook_id))  # stored before create_hook returns
+            made = create_hook(client, connection, app_id, event_type)
+            report.created.append(cast(int, made.hook_id))  # stored before create_hook returns
         return
     (kept, row, secret), extra = ours[0], ours[1:]
     hook_id = int(kept["hook_id"])
@@ -187,8 +187,8 @@ def _sync_type(
     stuck = row is None or row.status == PodioHook.Status.FAILED
     if not active and stuck and act(f"ask Podio to verify hook {hook_id} again"):
         client.post(f"/hook/{hook_id}/verify/request")
-    for hook, extra_row, _secret in extra:
-        extra_id = int(hook["hook_id"])
+    for other, extra_row, _secret in extra:
+        extra_id = int(other["hook_id"])
         if act(f"delete hook {extra_id} ({event_type}): one of its type is kept"):
             with contextlib.suppress(NotFound, Gone):
                 client.delete(f"/hook/{extra_id}")

@@ -319,9 +319,7 @@ def test_an_event_of_an_older_revision_than_the_cached_row_needs_no_refetch(podi
     assert PodioItem.objects.get(item_id=item_id).title == "newer"
 
 
-def test_a_delete_between_a_pages_fetch_and_its_store_stays_deleted(
-    podio, fake, podio_settings
-):
+def test_a_delete_between_a_pages_fetch_and_its_store_stays_deleted(podio, fake, podio_settings):
     podio_settings(PAGE_SIZE=2)  # several pages, stored together as one batch
     connection, client = _client(podio)
     hook = hook_row(podio.app_id, connection, "item.delete")
