@@ -71,22 +71,29 @@ def with_app_client(
 ) -> tuple[Any, PodioConnection]:
     """Run ``work(client)`` with the first candidate connection Podio accepts.
 
-    Returns the result and the connection that did it; raises :class:`Orphaned` when every
-    candidate was refused (and marks the app's hooks so), any other error as it came.
+    Returns the result and the connection that did it. With no active candidate at all the
+    app's hooks are marked orphaned and :class:`Orphaned` is raised (the events wait for a
+    person); when candidates exist but Podio refused each (a 403: access lost, the app
+    deleted), the last refusal is raised, and counts as a failed attempt like any other.
     """
     from ..tokens import get_client
 
+    refused: BaseException | None = None
     for connection in candidates(app_id, preferred):
         try:
             client = get_client(connection=connection, **client_options)
-        except PASSED_OVER:
+        except PASSED_OVER as error:
+            refused = error if isinstance(error, Forbidden) else refused
             continue
         try:
             return work(client), connection
-        except PASSED_OVER:
+        except PASSED_OVER as error:
+            refused = error if isinstance(error, Forbidden) else refused
             continue
         finally:
             client.close()
+    if refused is not None:
+        raise refused
     mark_orphaned(app_id)
     raise Orphaned(app_id)
 

@@ -370,3 +370,27 @@ def test_a_delete_between_a_pages_fetch_and_its_store_stays_deleted(podio, fake,
     with tokens.get_client(connection=connection) as again:
         full = items.fetch_items(again, podio.app_id, since=None, store=True)
     assert full.deleted == 1 and not PodioItem.objects.filter(item_id=other).exists()
+
+
+def test_an_event_podio_keeps_refusing_ends_dead(podio, fake):
+    """A 403 on every attempt (the connection lost access) is a failure like any other: it
+    counts, and the event ends dead instead of being retried hourly for ever."""
+    other = fake.add_app(name="Other", fields=LIGHT_FIELDS)
+    foreign = tokens.store_app_connection(other.app_id, other.app_token)  # no rights on podio
+    hook = hook_row(podio.app_id, foreign)
+    event = deliver(hook, {"item_id": podio.item_ids[0]})
+    for _ in range(4):
+        process()
+        make_due(event)
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (Status.DEAD, 3)
+    assert "Forbidden" in event.last_error
+
+
+def test_delete_works_through_another_connection_of_the_app(podio, fake, django_user_model):
+    alice = user_connection(fake, django_user_model, "alice")
+    hook = hook_row(podio.app_id, alice, at_podio=fake)
+    tokens.store_app_connection(podio.app_id, podio.app_token)
+    alice.user.delete()
+    call_command("podio_hooks", "delete", str(hook.hook_id), stdout=StringIO())
+    assert not PodioHook.objects.exists() and fake.hooks_of("app", podio.app_id) == []
