@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
+from django.utils.translation import gettext
 
 from ..exceptions import DjangoPodioError
 from ..models import PodioHook, PodioHookEvent
@@ -67,7 +68,7 @@ class PodioHookAdmin(_ReadOnly):
         asked, failed = 0, []
         for hook in queryset.select_related("connection"):
             if hook.hook_id is None:
-                failed.append(f"hook {hook.pk}: no Podio id")
+                failed.append(gettext("hook %(pk)s: no Podio id") % {"pk": hook.pk})
                 continue
             try:
                 with_app_client(
