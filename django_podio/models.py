@@ -368,12 +368,12 @@ class PodioItemTombstone(models.Model):
     wins (Podio still had the item then) and clears the tombstone.
     """
 
-    item_id = models.BigIntegerField(unique=True)
-    app_id = models.BigIntegerField()
+    item_id = models.BigIntegerField(_("item ID"), unique=True)
+    app_id = models.BigIntegerField(_("app ID"))
     #: When we learnt of the delete (Podio's 404/410 or its ``item.delete`` event).
-    deleted_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(_("deleted at"), default=timezone.now)
     #: Podio's ``item_revision_id`` of the delete event, when one named it.
-    revision = models.BigIntegerField(null=True, blank=True)
+    revision = models.BigIntegerField(_("revision"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("Podio item tombstone")
