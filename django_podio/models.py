@@ -323,12 +323,6 @@ class PodioHookEvent(models.Model):
             models.Index(fields=["app_id", "item_id"], name="podio_hookev_app_item"),
         ]
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        # An event belongs to its hook's app from the start: it outlives the hook's row.
-        if self.app_id is None and self.hook_id is not None:
-            self.app_id = self.hook.app_id
-        super().save(*args, **kwargs)
-
     def __str__(self) -> str:
         target = f" item {self.item_id}" if self.item_id else ""
         return f"{self.type}{target} ({self.status})"
@@ -338,6 +332,13 @@ class PodioHookEvent(models.Model):
             f"<PodioHookEvent pk={self.pk} type={self.type} item_id={self.item_id} "
             f"status={self.status}>"
         )
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # An event belongs to its hook's app from the start: it outlives the hook's row.
+        hook = self.hook if self.app_id is None and self.hook_id is not None else None
+        if hook is not None:
+            self.app_id = hook.app_id
+        super().save(*args, **kwargs)
 
 
 class PodioStatus(models.Model):
