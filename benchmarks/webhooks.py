@@ -8,17 +8,25 @@ task backend). Reported: the view's latency as the senders saw it (p50/p99), the
 ``GET /item/{id}`` refetches (aim: at most one per item, thanks to coalescing), and the time
 until the ``PodioItem`` cache matches the fake.
 
-Figures (2026-11-30, the shared 2-core machine, PostgreSQL, three runs): p50 126-137 ms,
-p99 1.09-1.14 s, 240-256 refetches for 200 items, cache matching the fake 10.8-12.3 s after
-the first delivery, 1,000/1,000 events done. The p99 is runserver's listen backlog (10): 20
-senders overflow it and the kernel retries the dropped connections after 1 s; with
-``--senders 10`` p99 is 215 ms. Refetches exceed 200 because an item's events arrive spread
-over the run: an event that arrives after its item's refetch started needs another one,
-unless it names the very revision the refetch got (then it is skipped: 237 refetches in one
-run after that change, with CI running beside it). Older revisions than the cached one are
-refetched: Podio does not document that revision ids grow.
+Figures (2026-12-03, the shared 2-core machine, PostgreSQL, other helpers' tests beside it):
+
+* runserver (threaded): p50 210 ms, p99 1.22 s, 200 refetches for 200 items, cache matching
+  the fake 20.0 s after the first delivery, 1,000/1,000 events done. The p99 is runserver's
+  listen backlog (10): 20 senders overflow it and the kernel retries the dropped connections
+  after 1 s; with ``--senders 10`` p99 was 215 ms (2026-11-30).
+* gunicorn, 4 sync workers (``--server gunicorn``): p50 1.22 s, p99 2.18 s, 200 refetches,
+  cache matching after 64.9 s, 1,000/1,000 done. Without a task backend each worker processes
+  due events after its response (``drain_in_process``), and a sync worker takes no request
+  meanwhile: deliveries queue behind the draining. With a task backend (``TASKS``) the view
+  only enqueues; that is the set-up for a production server.
+
+Refetches: one per item. Events naming a revision (``item_revision_id``) no newer than the
+cached row's are done without a refetch (Podio numbers an item's revisions upwards:
+``revision`` is 0 at creation and +1 per change, podio-api.md §4; the fake's revision ids grow
+with it); before that change, 237-256 refetches for 200 items.
 
 Run: .venv/bin/python benchmarks/webhooks.py [--items 200] [--edits 4] [--senders 20]
+[--server runserver|gunicorn] [--workers 4]
 Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); it
 creates and drops a database named django_podio_bench_hooks.
 """
@@ -55,7 +63,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_site(database_url: str, fake_url: str, port: int) -> subprocess.Popen:
+def server_command(server: str, port: int, workers: int) -> list[str]:
+    """``runserver`` (threaded, Django's development server) or gunicorn with ``workers``
+    sync workers (a production server: ``pip install django-podio[bench]``)."""
+    if server == "gunicorn":
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "django.core.wsgi:get_wsgi_application()",
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "django",
+        "runserver",
+        f"127.0.0.1:{port}",
+        "--noreload",
+        "--skip-checks",
+    ]
+
+
+def start_site(
+    database_url: str, fake_url: str, port: int, server: str = "runserver", workers: int = 4
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -64,15 +99,7 @@ def start_site(database_url: str, fake_url: str, port: int) -> subprocess.Popen:
         "PYTHONPATH": str(ROOT),
     }
     site = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "django",
-            "runserver",
-            f"127.0.0.1:{port}",
-            "--noreload",
-            "--skip-checks",
-        ],
+        server_command(server, port, workers),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -106,6 +133,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--edits", type=int, default=4, help="edits per item after creation")
     parser.add_argument("--senders", type=int, default=20)
+    parser.add_argument("--server", choices=("runserver", "gunicorn"), default="runserver")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn's workers")
     args = parser.parse_args()
 
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -125,7 +154,7 @@ def main() -> None:
     port = free_port()
     point_at(fake)
     settings.PODIO = {**settings.PODIO, "WEBHOOK_BASE_URL": f"http://127.0.0.1:{port}"}
-    site = start_site(database_url, fake.url, port)
+    site = start_site(database_url, fake.url, port, args.server, args.workers)
     try:
         fields = [f for f in default_fields(0) if f["external_id"] in ("title", "amount")]
         app = fake.add_app(name="Bench", fields=fields)
@@ -174,7 +203,12 @@ def main() -> None:
         events = PodioHookEvent.objects.exclude(type="hook.verify")
         print(
             f"{count} deliveries for {len(ids)} items ({args.edits} edits each) from "
-            f"{args.senders} concurrent senders, PostgreSQL, runserver (threaded)"
+            f"{args.senders} concurrent senders, PostgreSQL, "
+            + (
+                f"gunicorn ({args.workers} sync workers)"
+                if args.server == "gunicorn"
+                else "runserver (threaded)"
+            )
         )
         print(f"  statuses: {sorted(statuses)}; all sent in {delivered:.2f}s")
         print(
@@ -185,7 +219,8 @@ def main() -> None:
         print(f"  cache matched the fake {matched:.2f}s after the first delivery")
         print(
             f"  events: {events.count()} stored, {events.filter(status='done').count()} done, "
-            f"{events.filter(status='failed').count()} failed"
+            f"{events.filter(status='failed').count()} failed, "
+            f"{events.filter(status='dead').count()} dead"
         )
     finally:
         site.terminate()

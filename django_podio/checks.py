@@ -88,6 +88,7 @@ def _check_values(raw: dict) -> list:
         "PAGE_SIZE",
         "REFRESH_CONCURRENCY",
         "APP_CACHE_TIMEOUT",
+        "HOOK_MAX_ATTEMPTS",
     ):
         value = raw.get(key, conf.DEFAULTS[key])
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -358,6 +359,33 @@ def check_encrypted_data(app_configs: Any = None, databases: Any = None, **kwarg
                     "FIELD_ENCRYPTION_KEY: key rotation is pending.",
                     hint="Run manage.py podio_reencrypt, then drop the old key.",
                     id="django_podio.W003",
+                )
+            )
+    return messages
+
+
+@register(Tags.database)
+def check_orphaned_hooks(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list:
+    """Hooks no active connection can serve: their events wait for a person (W007)."""
+    if not databases:
+        return []
+    from .hooks.owner import homeless_apps
+
+    messages: list = []
+    for alias in databases:
+        try:
+            apps = homeless_apps(alias)
+        except DatabaseError:
+            continue  # before migrate
+        for app_id, count in apps:
+            messages.append(
+                Warning(
+                    f"{count} Podio hook{_s(count)} of app {app_id} in database {alias!r} "
+                    f"{'has' if count == 1 else 'have'} no active connection that can read "
+                    f"the app: {'its' if count == 1 else 'their'} events wait.",
+                    hint=f"Run manage.py podio_hooks sync {app_id} --user USERNAME (a user who "
+                    "can read the app) or store the app's own connection with podio_app_auth.",
+                    id="django_podio.W007",
                 )
             )
     return messages

@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     # Seconds since an app's last finished item sync after which ``podio_status`` calls it
     # stale (needs a person); None: never. 25 hours lets a daily sync run late by an hour.
     "STATUS_SYNC_STALE_AFTER": 25 * 3600,
+    # Attempts at a webhook event before it is ``dead`` (kept, replayable, never retried on
+    # its own): with the backoff doubling from 30 s to an hour, 10 attempts span about 5 h.
+    "HOOK_MAX_ATTEMPTS": 10,
 }
 
 #: The allauth provider id (``SOCIALACCOUNT_PROVIDERS["podio"]``, URL names ``podio_login``).

@@ -204,6 +204,10 @@ class PodioItemSync(models.Model):
 class PodioHook(models.Model):
     """A Podio webhook we registered: one event type on one app, reached at a secret URL.
 
+    A hook belongs to its app, not to a user: ``connection`` is the one that registered it
+    (or took it over), and when it is gone another active connection that can read the app
+    does the work (``django_podio.hooks.owner``).
+
     Podio signs nothing, so the secret in the URL path is the authentication. Only its
     SHA-256 is stored: a 192-bit random secret needs no slow hash, and the database lookup by
     digest leaks nothing about the secret itself.
@@ -231,6 +235,12 @@ class PodioHook(models.Model):
         _("status"), max_length=16, choices=Status.choices, default=Status.CREATING
     )
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    #: Set when its connection was gone and no other active connection could read the app:
+    #: its events wait (counting no attempt) until ``podio_hooks sync APP --user U`` re-homes
+    #: it (system check W007). Cleared when a connection takes it over.
+    orphaned_at = models.DateTimeField(
+        _("orphaned at"), null=True, blank=True, help_text=_("No connection can serve it.")
+    )
     last_error = models.TextField(_("last error"), blank=True, default="")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -260,10 +270,21 @@ class PodioHookEvent(models.Model):
         PROCESSING = "processing", _("Processing")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
+        #: Failed ``PODIO["HOOK_MAX_ATTEMPTS"]`` times (or for a reason no retry can mend):
+        #: never tried again on its own; ``podio_hooks replay --dead`` takes it up.
+        DEAD = "dead", _("Dead (gave up)")
 
+    #: The hook it came through. Deleting a hook (its row in the admin, or a hook gone from
+    #: Podio) keeps its events: they belong to the app (``app_id``) and are still processed.
     hook = models.ForeignKey(
-        PodioHook, on_delete=models.CASCADE, related_name="events", verbose_name=_("hook")
+        PodioHook,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+        verbose_name=_("hook"),
     )
+    app_id = models.BigIntegerField(_("app ID"), null=True, blank=True)
     type = models.CharField(_("type"), max_length=32)
     item_id = models.BigIntegerField(_("item ID"), null=True, blank=True)
     revision = models.BigIntegerField(_("revision"), null=True, blank=True)
@@ -299,6 +320,7 @@ class PodioHookEvent(models.Model):
             models.Index(fields=["status", "next_attempt_at"], name="podio_hookev_due"),
             models.Index(fields=["item_id", "status"], name="podio_hookev_item"),
             models.Index(fields=["received_at"], name="podio_hookev_received"),
+            models.Index(fields=["app_id", "item_id"], name="podio_hookev_app_item"),
         ]
 
     def __str__(self) -> str:
@@ -310,6 +332,13 @@ class PodioHookEvent(models.Model):
             f"<PodioHookEvent pk={self.pk} type={self.type} item_id={self.item_id} "
             f"status={self.status}>"
         )
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # An event belongs to its hook's app from the start: it outlives the hook's row.
+        hook = self.hook if self.app_id is None and self.hook_id is not None else None
+        if hook is not None:
+            self.app_id = hook.app_id
+        super().save(*args, **kwargs)
 
 
 class PodioStatus(models.Model):
@@ -330,3 +359,27 @@ class PodioStatus(models.Model):
 
     def __str__(self) -> str:
         return str(self._meta.verbose_name)
+
+
+class PodioItemTombstone(models.Model):
+    """An item Podio said is deleted, remembered so that nothing older brings it back.
+
+    A sync page fetched before the delete, or a late ``item.update`` of an older revision,
+    would otherwise re-insert the row the delete removed. Data fetched *after* ``deleted_at``
+    wins (Podio still had the item then) and clears the tombstone.
+    """
+
+    item_id = models.BigIntegerField(_("item ID"), unique=True)
+    app_id = models.BigIntegerField(_("app ID"))
+    #: When we learnt of the delete (Podio's 404/410 or its ``item.delete`` event).
+    deleted_at = models.DateTimeField(_("deleted at"), default=timezone.now)
+    #: Podio's ``item_revision_id`` of the delete event, when one named it.
+    revision = models.BigIntegerField(_("revision"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Podio item tombstone")
+        verbose_name_plural = _("Podio item tombstones")
+        indexes = [models.Index(fields=["app_id", "deleted_at"], name="podio_tomb_app_time")]
+
+    def __str__(self) -> str:
+        return f"Deleted Podio item {self.item_id}"

@@ -14,6 +14,9 @@ edited and its cache row changed; ``event`` is the hook type (``"item.create"``,
 removed from the cache.
 ``hook_event(sender=PodioHookEvent, event)``: every processed delivery of any type, with its
 stored :class:`~django_podio.models.PodioHookEvent` (repeated deliveries are not sent again).
+``hook_event_dead(sender=PodioHookEvent, event)``: an event failed ``PODIO["HOOK_MAX_ATTEMPTS"]``
+times (or for a reason no retry mends) and will not be tried again on its own
+(``podio_hooks replay --dead`` does).
 
 The site's own writes (``create_item`` …, through a client from ``get_client``) send
 ``item_changed`` and ``item_deleted`` with ``sender=PodioItem`` when they change the cache
@@ -34,3 +37,5 @@ item_changed = Signal()
 item_deleted = Signal()
 #: ``hook_event(sender=PodioHookEvent, event)``, for every processed delivery.
 hook_event = Signal()
+#: ``hook_event_dead(sender=PodioHookEvent, event)``: an event gave up (``dead``).
+hook_event_dead = Signal()

@@ -327,13 +327,18 @@ def uses_workers(alias: str = "default") -> bool:
 def process_hook_event(context: Any, event_id: int) -> dict:
     """Process one stored webhook event (and every due event of its item, coalesced).
 
-    A failure stays on the event with its next attempt time (Podio's wait after a 420); the
-    task enqueues itself again for then, spread per event, when the backend can defer.
+    A failure stays on the event with its next attempt time (Podio's wait after a 420, which
+    the task never sleeps on); the task enqueues itself again for then, spread per event,
+    when the backend can defer, and returns at once with ``retry_at``.
     """
     from . import hooks
     from .models import PodioHookEvent
 
-    report = hooks.process_event(event_id)
+    transport = _transport()  # a 420 is recorded on the event at once, never slept on
+    try:
+        report = hooks.process_event(event_id, transport=transport)
+    finally:
+        transport.close()
     result = report.as_dict()
     if report.failed:
         row = PodioHookEvent.objects.filter(pk=event_id).values("status", "next_attempt_at").first()

@@ -2,8 +2,8 @@
 
 from django.urls import path, register_converter
 
-from .hooks.receive import hook_view
 from .hooks.secret import SecretConverter
+from .views import hook_view
 
 register_converter(SecretConverter, "podio_hook_secret")
 

@@ -13,11 +13,16 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from django_podio import tokens
+from django_podio.api import oauth
+from django_podio.conf import AppCredentials
 from django_podio.models import PodioConnection
 
 from .commands import argv_of, documented_command_lines, shell
@@ -36,6 +41,19 @@ def podio_app(fake, podio_settings, monkeypatch):
     fake.add_items(app.app_id, 3)
     tokens.store_app_connection(app.app_id, app.app_token)
     monkeypatch.setenv("PODIO_APP_TOKEN", app.app_token)
+    # USERNAME in a documented line: a user who logged in with Podio (and can read the app).
+    fake.add_user(mail="reader@example.com", name="Reader", password="pw")
+    token = oauth.password(
+        "reader@example.com", "pw", credentials=AppCredentials(fake.client_id, fake.client_secret)
+    )
+    PodioConnection.objects.create(
+        user=get_user_model().objects.create_user("reader"),
+        access_token=token.access_token,
+        refresh_token=token.refresh_token,
+        expires_at=timezone.now() + timedelta(hours=8),
+        ref_type="user",
+        ref_id=token.ref_id,
+    )
     return app
 
 
@@ -48,7 +66,7 @@ def test_the_docs_give_the_cron_lines():
 
 @pytest.mark.parametrize(("where", "command_line"), DOCUMENTED, ids=[w for w, _ in DOCUMENTED])
 def test_every_documented_command_line_runs_as_pasted(podio_app, where, command_line):
-    run = shell(*argv_of(command_line, APP_ID=str(podio_app.app_id)))
+    run = shell(*argv_of(command_line, APP_ID=str(podio_app.app_id), USERNAME="reader"))
     assert run.code == 0, f"{where}: {command_line}\n{run.out}\n{run.err}"
     assert "Traceback" not in run.err
 

@@ -59,3 +59,36 @@ def test_tox_lint_pins_the_same_versions():
     assert f"ruff=={pinned('ruff')}" in lint
     assert f"django-upgrade=={pinned('django-upgrade')}" in lint
     assert f"django-upgrade --target-version {oldest_django()}" in lint
+
+
+def _imports(path: Path) -> set[str]:
+    """Every ``django_podio`` module a source file imports, at any depth (lazy ones too)."""
+    import ast
+
+    package = "django_podio." + ".".join(path.relative_to(ROOT / "django_podio").parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rstrip(".").split(".")
+                base = base[: len(base) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m.startswith("django_podio")}
+
+
+def test_services_never_import_the_entry_points_above_them():
+    """design.md "Layers": hooks/ and items/ (services) import neither tasks.py nor the views;
+    the receive → tasks → hooks circle stays broken."""
+    entry = {"django_podio.tasks", "django_podio.views", "django_podio.admin"}
+    for folder in ("hooks", "items", "tokens"):
+        for path in sorted((ROOT / "django_podio" / folder).glob("*.py")):
+            above = {
+                m for m in _imports(path) if m in entry or m.startswith("django_podio.management")
+            }
+            assert not above, f"{path.relative_to(ROOT)} imports {sorted(above)}"

@@ -6,13 +6,16 @@ The URL secret is never shown (only its digest is stored, and that is excluded t
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
+from django.utils.translation import gettext
 
 from ..exceptions import DjangoPodioError
 from ..models import PodioHook, PodioHookEvent
+from .owner import with_app_client
 from .process import process_event
 from .register import request_verification
 
@@ -37,9 +40,21 @@ class _ReadOnly(admin.ModelAdmin):
         return bool(request.user.has_perm(f"{opts.app_label}.{codename}"))
 
 
+def _ask_again(client: Any, *, hook: PodioHook) -> None:
+    request_verification(client, hook)
+
+
 @admin.register(PodioHook)
 class PodioHookAdmin(_ReadOnly):
-    list_display = ("hook_id", "app_id", "event_type", "status", "verified_at", "last_error")
+    list_display = (
+        "hook_id",
+        "app_id",
+        "event_type",
+        "status",
+        "orphaned_at",
+        "verified_at",
+        "last_error",
+    )
     list_filter = ("status", "event_type")
     search_fields = ("=hook_id", "=app_id")
     exclude = ("secret_hash",)
@@ -50,16 +65,17 @@ class PodioHookAdmin(_ReadOnly):
 
     @admin.action(description="Ask Podio to verify again", permissions=["act"])
     def verify_again(self, request: Any, queryset: Any) -> None:
-        from ..tokens import get_client
-
         asked, failed = 0, []
         for hook in queryset.select_related("connection"):
-            if hook.connection is None or hook.hook_id is None:
-                failed.append(f"hook {hook.pk}: no connection or Podio id")
+            if hook.hook_id is None:
+                failed.append(gettext("hook %(pk)s: no Podio id") % {"pk": hook.pk})
                 continue
             try:
-                with get_client(connection=hook.connection) as client:
-                    request_verification(client, hook)
+                with_app_client(
+                    hook.app_id,
+                    functools.partial(_ask_again, hook=hook),
+                    preferred=hook.connection,
+                )
                 asked += 1
             except DjangoPodioError as error:
                 failed.append(f"hook {hook.hook_id}: {error}")
@@ -73,6 +89,7 @@ class PodioHookEventAdmin(_ReadOnly):
     list_display = (
         "pk",
         "type",
+        "app_id",
         "item_id",
         "revision",
         "status",
@@ -82,7 +99,7 @@ class PodioHookEventAdmin(_ReadOnly):
         "duplicate_of",
     )
     list_filter = ("status", "type")
-    search_fields = ("=item_id", "=hook__hook_id")
+    search_fields = ("=item_id", "=app_id", "=hook__hook_id")
     date_hierarchy = "received_at"
     ordering = ("-received_at",)
     exclude = ("code", "claimed_by")

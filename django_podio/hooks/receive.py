@@ -2,19 +2,19 @@
 
 No Podio call happens here (store first, process after, as dj-stripe and anymail do).
 Processing starts after the response has been sent (:class:`ProcessAfterResponse`), so
-Podio sees its 2xx before ``hook.verify`` is validated with it.
+Podio sees its 2xx before ``hook.verify`` is validated with it. The view itself is in
+:mod:`django_podio.views` (an entry point: it may hand the event to a task); this module is
+the service below it and imports nothing above.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 
 from ..hidden import Hidden
 from ..models import PodioHook, PodioHookEvent
@@ -54,8 +54,12 @@ class ProcessAfterResponse(HttpResponse):
         super().close()
 
 
-@csrf_exempt
-def hook_view(request: HttpRequest, secret: HookSecret | str) -> HttpResponse:
+def receive(
+    request: HttpRequest, secret: HookSecret | str
+) -> tuple[HttpResponse, PodioHookEvent | None]:
+    """Authenticate a delivery by its URL secret and store it: the response to send and the
+    stored event (None when nothing was stored). The view (``django_podio.views``) decides
+    what runs after the response; nothing here calls Podio or enqueues work."""
     if not isinstance(secret, HookSecret):  # routed by a host's own ``<str:secret>`` path
         secret = HookSecret(secret)
     # First, before anything can fail and be reported: the secret out of the request's path
@@ -64,39 +68,31 @@ def hook_view(request: HttpRequest, secret: HookSecret | str) -> HttpResponse:
     body = _take_body(request)
     hook = find_hook(secret)
     if hook is None:
-        return _quiet(HttpResponse("Not found", status=404, content_type="text/plain"))
+        return _quiet(HttpResponse("Not found", status=404, content_type="text/plain")), None
     if request.method != "POST":
         response = HttpResponse("POST only", status=405, content_type="text/plain")
         response["Allow"] = "POST"
-        return _quiet(response)
+        return _quiet(response), None
     content_type = (request.content_type or "").lower()
     if content_type != FORM_TYPE:
-        return _quiet(HttpResponse("Form-encoded only", status=415, content_type="text/plain"))
+        response = HttpResponse("Form-encoded only", status=415, content_type="text/plain")
+        return _quiet(response), None
     if body is None:
-        return _quiet(HttpResponse("Too large", status=413, content_type="text/plain"))
+        return _quiet(HttpResponse("Too large", status=413, content_type="text/plain")), None
     parsed = _parse(body)
     if parsed is None:
-        return _quiet(HttpResponse("Bad form", status=400, content_type="text/plain"))
+        return _quiet(HttpResponse("Bad form", status=400, content_type="text/plain")), None
     fields, code = parsed
     problem = _check(hook, fields, code)
     if problem:
-        return _quiet(HttpResponse(problem, status=400, content_type="text/plain"))
+        return _quiet(HttpResponse(problem, status=400, content_type="text/plain")), None
     try:
         event = store_delivery(hook, fields, code)
     except Exception:
         # Podio retries a failed delivery; the log line names the hook, never its URL.
         log.exception("Storing a Podio hook delivery failed", extra={"podio_hook": hook.hook_id})
-        return _quiet(HttpResponse("Not stored", status=500, content_type="text/plain"))
-    after: list[Callable[[], object]] = []
-    if event.duplicate_of_id is None:
-        from .. import tasks
-        from .process import drain_in_process
-
-        if tasks.uses_workers():  # the host's task workers process it (django_podio.tasks)
-            after.append(functools.partial(tasks.process_hook_event.enqueue, event.pk))
-        else:
-            after.append(drain_in_process)
-    return ProcessAfterResponse(b"", status=202, content_type="text/plain", after=after)
+        return _quiet(HttpResponse("Not stored", status=500, content_type="text/plain")), None
+    return HttpResponse(b"", status=202, content_type="text/plain"), event
 
 
 def _take_body(request: HttpRequest) -> Hidden[bytes] | None:
@@ -167,6 +163,7 @@ def store_delivery(
     payload = {k: v[:200] for k, v in fields.items() if k != "code"}
     event = PodioHookEvent(
         hook=hook,
+        app_id=hook.app_id,
         type=kind,
         item_id=item_id,
         revision=revision,

@@ -18,7 +18,7 @@ from ..hidden import Hidden
 from ..models import PodioHook
 
 SECRET_BYTES = 24  # 192 random bits
-_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
+SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
 MASK = "****"
 
 
@@ -50,7 +50,7 @@ class HookSecret(Hidden[str]):
         through this object from here on. A value without a secret's shape is no secret
         (the lookup refuses it) and is left where it is.
         """
-        if not _SHAPE.fullmatch(self.reveal() or ""):
+        if not SECRET_SHAPE.fullmatch(self.reveal() or ""):
             return
         request.path = self.masked(request.path)
         request.path_info = self.masked(request.path_info)
@@ -92,7 +92,7 @@ def find_hook(secret: HookSecret | str) -> PodioHook | None:
     Looked up by digest, then the digests compared in constant time: timing can at most tell
     an attacker about a SHA-256 of the secret, which says nothing about the secret.
     """
-    if not _SHAPE.fullmatch(_text(secret)):
+    if not SECRET_SHAPE.fullmatch(_text(secret)):
         return None
     wanted = digest(_text(secret))
     hook = PodioHook.objects.select_related("connection").filter(secret_hash=wanted).first()

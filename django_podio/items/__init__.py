@@ -19,6 +19,7 @@ from .cache import (
     item_app_id,
     page_of_items,
     store_item,
+    tombstone_of,
     upsert_items,
 )
 from .export import (
@@ -60,5 +61,6 @@ __all__ = [
     "podio_time",
     "since_filter",
     "store_item",
+    "tombstone_of",
     "upsert_items",
 ]

@@ -6,6 +6,10 @@
   refetch or a sync page read before an edit cannot undo a newer copy already stored.
 * **Text is stored whatever it holds.** NUL characters, which PostgreSQL refuses, are dropped
   from the row's columns and its ``data`` (:mod:`django_podio.text`); the item is stored.
+* **Deletes stay deleted.** An item Podio said is deleted leaves a tombstone
+  (:class:`~django_podio.models.PodioItemTombstone`): data fetched before the delete was
+  learnt (a sync page in flight, a late refetch) does not bring the row back; data fetched
+  after it, or of a newer revision than the delete's, does (Podio had the item then).
 * **Odd items are set aside.** An item whose columns cannot be read (no ``item_id``, a
   ``revision`` that is not a number, an unreadable ``last_event_on``) is reported, not stored,
   and does not stop the others.
@@ -23,7 +27,7 @@ from django.db import connections, router
 from django.utils import timezone
 
 from ..db import write_atomic
-from ..models import PodioItem
+from ..models import PodioItem, PodioItemTombstone
 from ..text import storable_text
 from ..values import parse_podio_datetime
 from .odd import OddItem, item_label
@@ -145,8 +149,12 @@ def upsert_items(
                 "item_id", "revision", "last_event_on"
             )
         }
+        buried = _buried(latest, now)
         changed = []
         for row in latest.values():
+            if row.item_id in buried:
+                result.unchanged += 1
+                continue
             stored = existing.get(row.item_id)
             if stored is not None and (
                 stored == (row.revision, row.last_event_on) or stored[0] > row.revision
@@ -160,6 +168,7 @@ def upsert_items(
             changed.append(row)
             result.rows[row.item_id] = row
         if changed:
+            PodioItemTombstone.objects.filter(item_id__in=[r.item_id for r in changed]).delete()
             PodioItem.objects.bulk_create(
                 changed,
                 update_conflicts=True,
@@ -167,6 +176,32 @@ def upsert_items(
                 update_fields=list(ROW_FIELDS),
             )
     return result
+
+
+def _revision_id(row: PodioItem) -> int | None:
+    current = row.data.get("current_revision") if isinstance(row.data, dict) else None
+    try:
+        return int(current["item_revision_id"]) if isinstance(current, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _buried(rows: Mapping[int, PodioItem], fetched_at: datetime) -> set[int]:
+    """Items of ``rows`` deleted in Podio after this data was fetched: not to be stored.
+
+    A tombstone yields to data fetched after it was laid, or to a revision newer than the one
+    the delete named: in both cases Podio had the item after the delete we heard of.
+    """
+    buried = set()
+    for item_id, deleted_at, revision in PodioItemTombstone.objects.filter(
+        item_id__in=list(rows)
+    ).values_list("item_id", "deleted_at", "revision"):
+        newer = _revision_id(rows[item_id])
+        if revision is not None and newer is not None and newer > revision:
+            continue
+        if deleted_at >= fetched_at:
+            buried.add(item_id)
+    return buried
 
 
 def _conflict_target() -> list[str] | None:
@@ -202,9 +237,40 @@ def store_item(item: Mapping[str, Any], *, app_id: int | None = None) -> str:
     return "updated" if result.updated else "unchanged"
 
 
-def delete_item(item_id: int) -> bool:
-    """Remove one item from the cache; False when it was not there."""
-    return PodioItem.objects.filter(item_id=int(item_id)).delete()[0] > 0
+def delete_item(item_id: int, *, app_id: int | None = None, revision: int | None = None) -> bool:
+    """Remove one item from the cache, remembering it deleted (a tombstone with the time and
+    ``revision``, Podio's ``item_revision_id`` of the delete when known); False when it was
+    not cached. Without ``app_id`` (and no cached row to take it from) no tombstone is laid.
+    """
+    now = timezone.now()
+    with write_atomic():
+        rows = PodioItem.objects.filter(item_id=int(item_id))
+        app = app_id if app_id is not None else rows.values_list("app_id", flat=True).first()
+        removed = rows.delete()[0] > 0
+        if app is not None:
+            laid = PodioItemTombstone.objects.filter(item_id=int(item_id)).update(
+                deleted_at=now, revision=revision, app_id=app
+            )
+            if not laid:
+                PodioItemTombstone.objects.bulk_create(
+                    [
+                        PodioItemTombstone(
+                            item_id=item_id, app_id=app, deleted_at=now, revision=revision
+                        )
+                    ],
+                    ignore_conflicts=True,
+                )
+    return removed
+
+
+def tombstone_of(item_id: int) -> tuple[datetime, int | None] | None:
+    """``(deleted_at, revision)`` when the item is remembered deleted, else None."""
+    found = (
+        PodioItemTombstone.objects.filter(item_id=int(item_id))
+        .values_list("deleted_at", "revision")
+        .first()
+    )
+    return (found[0], found[1]) if found else None
 
 
 def delete_rows(rows: Any) -> int:

@@ -185,7 +185,8 @@ def test_revoked_connection_fails_events_and_nothing_is_lost(hooked, received):
     item_id = fake.add_item(app.app_id, fields={"title": "v0"})["item_id"]
     wait_until(lambda: settled(hooked))
     event = PodioHookEvent.objects.get(item_id=item_id)
-    assert event.status == Status.FAILED and "ReauthorizationRequired" in event.last_error
+    assert event.status == Status.FAILED and "No active Podio connection" in event.last_error
+    assert event.attempts == 0 and PodioHook.objects.filter(orphaned_at__isnull=False).count() == 3
     assert not PodioItem.objects.filter(item_id=item_id).exists()
     # The connection comes back (a new login); once the backoff has passed, processing runs.
     PodioConnection.objects.filter(pk=connection.pk).update(status="active")

@@ -49,7 +49,7 @@ def test_a_delivery_whose_form_holds_nul_is_stored_without_it(client, fake):
     assert event.external_id == "external"
     assert event.payload["oddkey"] == "oddvalue" and event.payload["external_id"] == "external"
     # Processed after the response (this hook has no connection): failed, and said why.
-    assert event.status == Status.FAILED and "no connection" in event.last_error
+    assert event.status == Status.FAILED and "No active Podio connection" in event.last_error
 
 
 def test_an_item_whose_text_holds_nul_reaches_the_cache(hooked):  # noqa: F811

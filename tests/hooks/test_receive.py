@@ -127,7 +127,8 @@ def test_a_good_delivery_is_stored_and_answered_without_a_podio_call(client, fak
     event = PodioHookEvent.objects.get()
     assert (event.type, event.item_id, event.revision) == ("item.update", 7, 70)
     # The hook has no connection, so processing (after the response) failed, and said why.
-    assert event.status == PodioHookEvent.Status.FAILED and "no connection" in event.last_error
+    assert event.status == PodioHookEvent.Status.FAILED
+    assert "No active Podio connection" in event.last_error
     assert fake.requests == []
     again = client.generic(
         "POST", url(hook.secret), body, content_type="application/x-www-form-urlencoded"

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, CommandParser
+from django.db import DatabaseError
 
 from ... import hooks, tokens
 from ...exceptions import ConnectionNotFound, DjangoPodioError
@@ -18,16 +19,19 @@ from ..base import PodioCommand
 
 class Command(PodioCommand):
     help = (
-        "Manage Podio webhooks: sync APP_ID (--user USERNAME | --app) [--events ...], "
-        "list [APP_ID], delete HOOK_ID, verify HOOK_ID, process, replay [--failed] "
-        "[--since DATETIME]. Exits 1 on failure."
+        "Manage Podio webhooks: sync APP_ID (--user USERNAME | --app) [--events ...] "
+        "[--dry-run], list [APP_ID], delete HOOK_ID, verify HOOK_ID, process, replay "
+        "[--failed] [--dead] [--since DATETIME]. Exits 1 on failure."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(
             dest="action", required=True, metavar="ACTION", help="What to do (see each --help)."
         )
-        sync = actions.add_parser("sync", help="Create the app's missing hooks (idempotent).")
+        sync = actions.add_parser(
+            "sync",
+            help="Reconcile the app's hooks with Podio: one per event type (idempotent).",
+        )
         sync.add_argument("app_id", type=podio_id, metavar="APP_ID", help="The Podio app to hook.")
         who = sync.add_mutually_exclusive_group(required=True)
         who.add_argument("--user", metavar="USERNAME", help="Use this user's Podio connection.")
@@ -37,7 +41,12 @@ class Command(PodioCommand):
             default=",".join(hooks.DEFAULT_EVENTS),
             help="Comma-separated hook types (default: %(default)s).",
         )
-        listing = actions.add_parser("list", help="Show the hooks (of one app).")
+        sync.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Only say what would be created, adopted, deleted or re-homed.",
+        )
+        listing = actions.add_parser("list", help="Show the hooks (of one app: Podio's side too).")
         listing.add_argument(
             "app_id", type=podio_id, nargs="?", metavar="APP_ID", help="Only this app's hooks."
         )
@@ -48,6 +57,9 @@ class Command(PodioCommand):
         actions.add_parser("process", help="Process every pending or due event.")
         replay = actions.add_parser("replay", help="Process stored events again.")
         replay.add_argument("--failed", action="store_true", help="Only the failed events.")
+        replay.add_argument(
+            "--dead", action="store_true", help="Only the dead events (with --failed: both)."
+        )
         replay.add_argument(
             "--since", type=since_argument, metavar="DATETIME", help="Only events received since."
         )
@@ -65,6 +77,8 @@ class Command(PodioCommand):
             raise
         except DjangoPodioError as error:
             raise CommandError(f"{action} failed: {error}") from None
+        except DatabaseError as error:  # reported, never a traceback
+            raise CommandError(f"{action} failed: {type(error).__name__}: {error}") from None
         self.finish(result, text, ok=ok, error=f"{action} failed: {text}")
 
     # Sub-commands: each returns (JSON-able result, ok, human text) ---------------------------
@@ -75,18 +89,30 @@ class Command(PodioCommand):
             raise CommandError("--events needs at least one hook type")
         connection = self._connection(options)
         with tokens.get_client(connection=connection) as client:
-            report = hooks.sync_hooks(client, connection, options["app_id"], events)
-        lines = [
-            f"app {report.app_id}: {len(report.created)} hooks created, "
-            f"{len(report.existing)} already there"
-        ]
-        if report.removed:
-            lines.append(f"{len(report.removed)} stale rows removed (gone from Podio)")
+            report = hooks.sync_hooks(
+                client, connection, options["app_id"], events, dry_run=options["dry_run"]
+            )
+        if report.dry_run:
+            lines = [f"app {report.app_id} (dry run): " + ("; ".join(report.actions) or "nothing")]
+        else:
+            lines = [
+                f"app {report.app_id}: {len(report.created)} hooks created, "
+                f"{len(report.existing)} already there"
+            ]
+            if report.adopted:
+                lines.append(f"{len(report.adopted)} adopted from Podio")
+            if report.deleted:
+                lines.append(f"{len(report.deleted)} extra hooks deleted at Podio")
+            if report.removed:
+                lines.append(f"{len(report.removed)} stale rows removed (gone from Podio)")
+            if report.rehomed:
+                lines.append(f"{report.rehomed} hooks re-homed to this connection")
         lines += [f"FAILED {error}" for error in report.errors]
         return report.as_dict(), report.ok, "; ".join(lines)
 
     def _list(self, options: dict[str, Any]) -> tuple[Any, bool, str]:
-        """``--json`` prints ``{"hooks": [...]}``."""
+        """``--json`` prints ``{"hooks": [...]}``, with an APP_ID also ``"podio": [...]``
+        (Podio's list of the app's hooks; ``null`` when no connection could read it)."""
         rows = PodioHook.objects.order_by("app_id", "event_type", "pk")
         if options.get("app_id") is not None:
             rows = rows.filter(app_id=options["app_id"])
@@ -97,6 +123,7 @@ class Command(PodioCommand):
                 "app_id": h.app_id,
                 "event_type": h.event_type,
                 "status": h.status,
+                "orphaned": h.orphaned_at is not None,
                 "verified_at": h.verified_at,
                 "last_error": h.last_error,
                 "connection": h.connection_id,
@@ -106,21 +133,51 @@ class Command(PodioCommand):
         ]
         text = "\n".join(
             f"{h['hook_id'] or '-':>10}  app {h['app_id']}  {h['event_type']:<12} "
-            f"{h['status']:<9} {h['last_error']}".rstrip()
+            f"{h['status']:<9}{' orphaned' if h['orphaned'] else ''} {h['last_error']}".rstrip()
             for h in found
         )
-        return {"hooks": found}, True, text or "no hooks"
+        result: dict[str, Any] = {"hooks": found}
+        if options.get("app_id") is not None:
+            app_id = options["app_id"]
+            try:
+                podio, _ = hooks.with_app_client(app_id, lambda c: hooks.podio_hooks(c, app_id))
+            except DjangoPodioError as error:
+                podio, note = None, f"Podio's side: not read ({error})"
+            else:
+                note = (
+                    "Podio's side:\n"
+                    + "\n".join(
+                        f"{p['hook_id']:>10}  {p['type']:<12} {p['status']:<9} "
+                        + (
+                            "ours"
+                            if p["known"]
+                            else "ours, unknown here"
+                            if p["ours"]
+                            else "not ours"
+                        )
+                        for p in podio
+                    )
+                    if podio
+                    else "Podio's side: no hooks"
+                )
+            result["podio"] = podio
+            text = (text or "no hooks") + "\n" + note
+        return result, True, text or "no hooks"
 
     def _delete(self, options: dict[str, Any]) -> tuple[Any, bool, str]:
         hook = self._hook(options["hook_id"])
-        with self._client_for(hook) as client:
-            hooks.delete_hook(client, hook)
+        hooks.with_app_client(
+            hook.app_id, lambda client: hooks.delete_hook(client, hook), preferred=hook.connection
+        )
         return {"deleted": options["hook_id"]}, True, f"hook {options['hook_id']} deleted"
 
     def _verify(self, options: dict[str, Any]) -> tuple[Any, bool, str]:
         hook = self._hook(options["hook_id"])
-        with self._client_for(hook) as client:
-            hooks.request_verification(client, hook)
+        hooks.with_app_client(
+            hook.app_id,
+            lambda client: hooks.request_verification(client, hook),
+            preferred=hook.connection,
+        )
         text = f"hook {hook.hook_id}: Podio will send hook.verify again"
         return {"hook_id": hook.hook_id, "requested": True}, True, text
 
@@ -128,14 +185,18 @@ class Command(PodioCommand):
         return self._report(hooks.process_pending())
 
     def _replay(self, options: dict[str, Any]) -> tuple[Any, bool, str]:
-        return self._report(hooks.replay(failed_only=options["failed"], since=options["since"]))
+        return self._report(
+            hooks.replay(
+                failed_only=options["failed"], dead_only=options["dead"], since=options["since"]
+            )
+        )
 
     # Helpers ---------------------------------------------------------------------------------
 
     def _report(self, report: hooks.ProcessReport) -> tuple[Any, bool, str]:
         text = (
-            f"{report.processed} events: {report.done} done, {report.failed} failed, "
-            f"{report.refetches} items refetched"
+            f"{report.processed} events: {report.done} done, {report.failed} failed "
+            f"({report.dead} dead), {report.refetches} items refetched"
         )
         if report.errors:
             text += "; first error: " + report.errors[0]
@@ -146,11 +207,6 @@ class Command(PodioCommand):
         if hook is None:
             raise CommandError(f"No hook {hook_id} (see podio_hooks list)")
         return hook
-
-    def _client_for(self, hook: PodioHook) -> Any:
-        if hook.connection is None:
-            raise CommandError(f"Hook {hook.hook_id} has no Podio connection any more")
-        return tokens.get_client(connection=hook.connection)
 
     def _connection(self, options: dict[str, Any]) -> Any:
         from ...tokens.client import find_connection
