@@ -16,7 +16,7 @@ PGBOUNCER_URL ?= pgbouncer://postgres@127.0.0.1:6432/postgres
 # What holds a lock or a lease across statements: tokens, the sync, tasks, hook processing.
 PGBOUNCER_TESTS ?= tests/test_tokens.py tests/test_token_integrity.py tests/concurrency \
 	tests/tasks tests/test_items.py tests/test_fetch_items_command.py tests/hooks/test_end_to_end.py \
-	tests/hooks/test_nul.py tests/test_text.py tests/docs/test_databases.py
+	tests/hooks/test_nul.py tests/hooks/test_resilience.py tests/test_text.py tests/docs/test_databases.py
 # What reaches the database's own behaviour (the above, and the admin, migrations, deletes,
 # re-encryption, hooks, writes): the other Django versions run these on PostgreSQL.
 DATABASE_TESTS ?= $(filter-out tests/hooks/%,$(PGBOUNCER_TESTS)) tests/hooks tests/writes tests/test_admin.py \
