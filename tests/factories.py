@@ -7,6 +7,8 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from django_podio.api import oauth
+from django_podio.conf import AppCredentials
 from django_podio.models import PodioConnection
 
 
@@ -30,4 +32,22 @@ def make_connection(
         refresh_token=refresh,
         expires_at=timezone.now() + timedelta(seconds=expires_in),
         **fields,
+    )
+
+
+def podio_user_connection(fake, username: str, *, expires_in: float) -> PodioConnection:
+    """A user with a real token pair from the fake Podio (a password grant), as a login leaves
+    it; ``expires_in`` seconds from now (negative: already due)."""
+    mail = f"{username}@example.com"
+    fake.add_user(mail=mail, name=username.title(), password="pw")
+    token = oauth.password(
+        mail, "pw", credentials=AppCredentials(fake.client_id, fake.client_secret)
+    )
+    return PodioConnection.objects.create(
+        user=get_user_model().objects.create_user(username),
+        access_token=token.access_token,
+        refresh_token=token.refresh_token,
+        expires_at=timezone.now() + timedelta(seconds=expires_in),
+        ref_type="user",
+        ref_id=token.ref_id,
     )

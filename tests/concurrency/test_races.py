@@ -22,6 +22,7 @@ from django_podio.api import oauth
 from django_podio.conf import AppCredentials
 from django_podio.models import PodioConnection
 from tests.databases import child_env
+from tests.factories import podio_user_connection
 
 from . import workers
 from .interrupt import interruptible
@@ -32,20 +33,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def make_due_connection(fake, django_user_model, username: str) -> PodioConnection:
-    mail = f"{username}@example.com"
-    fake.add_user(mail=mail, name=username.title(), password="pw")
-    token = oauth.password(
-        mail, "pw", credentials=AppCredentials(fake.client_id, fake.client_secret)
-    )
-    user = django_user_model.objects.create_user(username)
-    return PodioConnection.objects.create(
-        user=user,
-        access_token=token.access_token,
-        refresh_token=token.refresh_token,
-        expires_at=timezone.now() - timedelta(seconds=1),
-        ref_type="user",
-        ref_id=token.ref_id,
-    )
+    return podio_user_connection(fake, username, expires_in=-1)
 
 
 def refresh_requests(fake) -> list:

@@ -17,12 +17,11 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from django_podio import hooks, items, signals, tokens
-from django_podio.api import oauth
-from django_podio.conf import AppCredentials
 from django_podio.hooks.receive import store_delivery
 from django_podio.hooks.secret import digest, hook_url, new_secret
 from django_podio.models import PodioConnection, PodioHook, PodioHookEvent, PodioItem
 
+from ..factories import podio_user_connection
 from .conftest import LIGHT_FIELDS
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -32,20 +31,7 @@ Status = PodioHookEvent.Status
 
 def user_connection(fake, django_user_model, username: str) -> PodioConnection:
     """A user who logged in with Podio (the fake lets every user read every app)."""
-    mail = f"{username}@example.com"
-    fake.add_user(mail=mail, name=username.title(), password="pw")
-    token = oauth.password(
-        mail, "pw", credentials=AppCredentials(fake.client_id, fake.client_secret)
-    )
-    user = django_user_model.objects.create_user(username)
-    return PodioConnection.objects.create(
-        user=user,
-        access_token=token.access_token,
-        refresh_token=token.refresh_token,
-        expires_at=timezone.now() + timedelta(hours=8),
-        ref_type="user",
-        ref_id=token.ref_id,
-    )
+    return podio_user_connection(fake, username, expires_in=8 * 3600)
 
 
 @pytest.fixture
