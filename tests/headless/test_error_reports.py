@@ -42,6 +42,13 @@ class BrokenAdapter(DefaultSocialAccountAdapter):
         raise RuntimeError("the host's adapter failed")
 
 
+class SignUpClosedAdapter(DefaultSocialAccountAdapter):
+    """Sign-up closed (every allauth version; ``ACCOUNT_SIGNUP_ENABLED`` came with 65.22)."""
+
+    def is_open_for_signup(self, request, sociallogin):
+        return False
+
+
 def broken_receiver(**kwargs):
     raise RuntimeError("the host's sign-up hook failed")
 
@@ -79,7 +86,7 @@ def failure(request, settings, podio_settings, monkeypatch):
         settings.CACHES = DOWN_CACHE
         wrap = None
     elif name == "sign_up_check_database_down":
-        settings.ACCOUNT_SIGNUP_ENABLED = False
+        settings.SOCIALACCOUNT_ADAPTER = f"{__name__}.SignUpClosedAdapter"
         wrap = lambda: database_fails("socialaccount_socialaccount")  # noqa: E731
     elif name == "bug_in_the_token_request":
         server = stack.enter_context(scripted(too_deep_json()))

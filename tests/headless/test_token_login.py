@@ -10,6 +10,7 @@ import json
 import logging
 
 import pytest
+from allauth.account import app_settings as account_settings
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib.auth import get_user_model
@@ -445,6 +446,10 @@ def test_login_while_sign_up_is_closed_spends_nothing(
     if closed_by == "adapter":
         settings.SOCIALACCOUNT_ADAPTER = f"{__name__}.SignUpClosedAdapter"
     else:
+        if not hasattr(account_settings, "SIGNUP_ENABLED"):
+            pytest.skip(
+                "allauth before 65.22 has no ACCOUNT_SIGNUP_ENABLED (the adapter case runs)"
+            )
         settings.ACCOUNT_SIGNUP_ENABLED = False
     fragment = client_side_flow(fake, our_client_id)
     fake.reset_log()
