@@ -2,7 +2,8 @@
 
 (1) In process, N due connections and LATENCY per request on the fake: ``refresh_due`` at
     concurrency 1 and 8, each compared with the ideal N x latency / concurrency, and the
-    database statements each refresh costs (read, claim, store: no transaction around them).
+    database statements each refresh costs (cron: a page read per 500 rows, a claim per batch
+    of 8, a store per refresh; no transaction around any of them).
 (2) ``--writers``: another process of the site writing every 20 ms while a refresh run at
     300 ms per request goes on: how many of its writes succeed, how many fail with "database
     is locked", and their 95th percentile latency.
@@ -124,6 +125,7 @@ class QueryCounter:
         return execute(sql, params, many, context)
 
     def install(self) -> None:
+        from django.db import connections
         from django.db.backends.signals import connection_created
 
         def on_created(sender, connection, **kwargs):
@@ -131,6 +133,8 @@ class QueryCounter:
                 connection.execute_wrappers.append(self)
 
         connection_created.connect(on_created, weak=False)
+        for connection in connections.all():  # this thread's, opened before (migrate)
+            on_created(None, connection)
 
 
 def _own_peak_kib(pid: int) -> int | None:

@@ -16,6 +16,9 @@ other writer of the site. So, with no transaction open at any point (``django_po
    the version spent: nobody has stored a newer pair). A refusal marks the connection
    ``reauth_required`` only while the stored pair is still the one that was refused.
 
+Cron takes steps 1 and 2 itself, for a batch of rows at once (:mod:`.cron`), then steps 3
+and 4 through :func:`ask_claimed` and :func:`settle_claimed`.
+
 The lease outlives the token request's timeouts, so only a dead holder's lease expires. What a
 dead holder loses is the answer it never stored: if its request reached Podio, the old refresh
 token is spent and the next refresh is refused (``reauth_required``). A read timeout on the
@@ -31,12 +34,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
-from django.db.models import F, Q
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, router
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from .. import conf, db, signals
+from .. import conf, db, signals, statements
 from ..api import oauth
 from ..api.transport import Transport
 from ..events import auth_event
@@ -120,7 +122,7 @@ def _new_pair(token: oauth.TokenResponse, now: datetime) -> dict[str, Any]:
     values: dict[str, Any] = {
         "last_refreshed_at": now,
         "status": PodioConnection.Status.ACTIVE,
-        "token_version": F("token_version") + 1,
+        "token_version": statements.Add(1),
         "updated_at": now,
     }
     if complete:
@@ -133,7 +135,7 @@ def _new_pair(token: oauth.TokenResponse, now: datetime) -> dict[str, Any]:
     else:
         values.update(
             expires_at=now - timedelta(seconds=1),  # due: the next use refreshes again
-            failure_count=F("failure_count") + 1,
+            failure_count=statements.Add(1),
             last_failed_at=now,
             last_error="Podio's token answer had no access token",
         )
@@ -153,16 +155,24 @@ def _reconnect_after(error: DatabaseError) -> None:
                 connection.close()
 
 
+def _using() -> str:
+    """The database the refresh reads and writes: the connection's write database, so that a
+    read replica's lag never makes a spent pair look current."""
+    return router.db_for_write(PodioConnection)
+
+
 @sensitive_variables()
 def _store(pk: int, lease: db.Lease, version: int, values: dict[str, Any]) -> int:
     """Write the new pair, fenced; retried when the database fails, because Podio has already
     rotated: this write is the only copy of the new refresh token."""
     for attempt in range(STORE_ATTEMPTS):
         try:
-            return db.release(
-                PodioConnection.objects.filter(pk=pk),
+            return db.release_row(
+                PodioConnection,
+                pk,
                 lease,
-                fence=Q(token_version=version),
+                fence={"token_version": version},
+                using=_using(),
                 **values,
             )
         except DatabaseError as error:
@@ -179,11 +189,12 @@ def _store(pk: int, lease: db.Lease, version: int, values: dict[str, Any]) -> in
 
 
 def _claim(pk: int, version: int, seconds: float) -> db.Lease | None:
-    return db.claim(
-        PodioConnection.objects.filter(
-            pk=pk, status=PodioConnection.Status.ACTIVE, token_version=version
-        ),
+    return db.claim_row(
+        PodioConnection,
+        pk,
         seconds,
+        where={"status": PodioConnection.Status.ACTIVE, "token_version": version},
+        using=_using(),
     )
 
 
@@ -204,11 +215,9 @@ def _refresh(
     pause = WAIT_FIRST
     while True:
         try:
-            # A list, not .first(): one row by pk needs no ORDER BY (compiling one costs time).
-            rows = list(PodioConnection.objects.filter(pk=pk)[:1])
-            if not rows:
+            current = statements.select_by_pk(PodioConnection, pk, _using())
+            if current is None:
                 return RefreshResult(Outcome.SKIPPED, None)
-            current = rows[0]
             if current.status != PodioConnection.Status.ACTIVE:
                 return RefreshResult(Outcome.REAUTH_REQUIRED, current, current.last_error)
             if not _is_due(current, stale_token, margin, force):
@@ -240,6 +249,14 @@ def _refresh(
         pause = min(WAIT_MAX, pause * 2)
 
 
+@dataclass
+class Answer:
+    """Podio's answer to one claimed refresh: a new pair, or the error it raised."""
+
+    token: oauth.TokenResponse | None = None
+    error: PodioError | None = None
+
+
 @sensitive_variables()
 def _spend_and_store(
     current: PodioConnection,
@@ -247,18 +264,45 @@ def _spend_and_store(
     transport: Transport | None,
     credentials: conf.AppCredentials | None,
 ) -> RefreshResult:
-    pk, version = current.pk, current.token_version
-    mine = PodioConnection.objects.filter(pk=pk)
+    return _settle(current, lease, _ask(current, lease, transport, credentials))
+
+
+@sensitive_variables()
+def _ask(
+    current: PodioConnection,
+    lease: db.Lease,
+    transport: Transport | None,
+    credentials: conf.AppCredentials | None,
+) -> Answer:
+    """Spend the claimed row's refresh token (no transaction open)."""
     try:
-        token = _spend(current, transport, credentials)
-    except InvalidGrant as error:
+        return Answer(token=_spend(current, transport, credentials))
+    except PodioError as error:
+        return Answer(error=error)
+    except BaseException:
+        # Our own fault or an interrupt (Ctrl-C) while Podio was asked: let the next worker
+        # try at once rather than after the lease. If the request reached Podio, the old
+        # refresh token is spent and that worker finds out (the documented loss window).
+        _release_quietly(current.pk, lease)
+        raise
+
+
+@sensitive_variables()
+def _settle(current: PodioConnection, lease: db.Lease, answer: Answer) -> RefreshResult:
+    """Write what Podio answered, fenced on the lease (or the version spent), and say so."""
+    pk, version = current.pk, current.token_version
+    error = answer.error
+    if isinstance(error, InvalidGrant):
         text = storable_text(redact(str(error)))
         now = timezone.now()
-        marked = db.release(
-            mine.filter(token_version=version),  # still the pair that was refused
+        marked = db.release_row(
+            PodioConnection,
+            pk,
             lease,
+            where={"token_version": version},  # still the pair that was refused
+            using=_using(),
             status=PodioConnection.Status.REAUTH_REQUIRED,
-            failure_count=F("failure_count") + 1,
+            failure_count=statements.Add(1),
             last_error=text,
             last_failed_at=now,
             updated_at=now,
@@ -267,37 +311,38 @@ def _spend_and_store(
             return _settled_elsewhere(pk, lease)
         current.refresh_from_db()
         return RefreshResult(Outcome.REAUTH_REQUIRED, current, text, error)
-    except PodioError as error:
+    if error is not None:
         text = storable_text(redact(str(error)))
         now = timezone.now()
-        db.release(
-            mine,
+        db.release_row(
+            PodioConnection,
+            pk,
             lease,
-            failure_count=F("failure_count") + 1,
+            using=_using(),
+            failure_count=statements.Add(1),
             last_error=text,
             last_failed_at=now,
             updated_at=now,
         )
         current.refresh_from_db()
         return RefreshResult(Outcome.FAILED, current, text, error)
-    except BaseException:
-        # Our own fault or an interrupt (Ctrl-C) while Podio was asked: let the next worker
-        # try at once rather than after the lease. If the request reached Podio, the old
-        # refresh token is spent and that worker finds out (the documented loss window).
-        _release_quietly(pk, lease)
-        raise
+    token = answer.token
+    if token is None:
+        raise RuntimeError("an Answer holds a token or an error")
     values = _new_pair(token, timezone.now())
     try:
         stored = _store(pk, lease, version, values)
-    except DatabaseError as error:
+    except DatabaseError as db_error:
         logger.error(
             "Podio rotated the tokens of connection %s but the new pair could not be stored "
             "(%s): the connection will need its user to log in again",
             pk,
-            type(error).__name__,
+            type(db_error).__name__,
         )
-        auth_event("token_lost", connection=current, level=40, error=type(error).__name__)
-        return RefreshResult(Outcome.FAILED, current, "database error storing the new pair", error)
+        auth_event("token_lost", connection=current, level=40, error=type(db_error).__name__)
+        return RefreshResult(
+            Outcome.FAILED, current, "database error storing the new pair", db_error
+        )
     if not stored:
         return _settled_elsewhere(pk, lease, token)
     _apply(current, values, version)
@@ -310,17 +355,17 @@ def _spend_and_store(
 def _apply(current: PodioConnection, values: dict[str, Any], version: int) -> None:
     """What :func:`_store` wrote, on the instance the caller gets (no second read)."""
     for name, value in values.items():
-        if not hasattr(value, "resolve_expression"):
+        if isinstance(value, statements.Add):
+            setattr(current, name, getattr(current, name) + value.amount)
+        else:
             setattr(current, name, value)
     current.token_version = version + 1
-    if "failure_count" in values and hasattr(values["failure_count"], "resolve_expression"):
-        current.failure_count += 1
     current.lease_owner, current.lease_expires_at = "", None
 
 
 def _release_quietly(pk: int, lease: db.Lease) -> None:
     with contextlib.suppress(DatabaseError):  # else the lease simply runs out
-        db.release(PodioConnection.objects.filter(pk=pk), lease)
+        db.release_row(PodioConnection, pk, lease, using=_using())
 
 
 @sensitive_variables()
@@ -329,7 +374,7 @@ def _settled_elsewhere(
 ) -> RefreshResult:
     """Our fenced write matched nothing: our lease ran out and someone stored a newer pair
     (another worker, or a fresh login). What is stored now stands."""
-    current = PodioConnection.objects.filter(pk=pk).first()
+    current = statements.select_by_pk(PodioConnection, pk, _using())
     if current is None:
         return RefreshResult(Outcome.SKIPPED, None)
     if token is not None and token.access_token and current.access_token == token.access_token:
@@ -366,6 +411,64 @@ def refresh_connection(
     read (a local fault: nothing was sent to Podio).
     """
     pk = connection.pk if isinstance(connection, PodioConnection) else connection
+    return _run(
+        pk,
+        stale_token=stale_token,
+        force=force,
+        margin=margin,
+        skip_locked=skip_locked,
+        dry_run=dry_run,
+        transport=transport,
+        credentials=credentials,
+    )
+
+
+def ask_claimed(
+    row: PodioConnection,
+    lease: db.Lease,
+    *,
+    transport: Transport | None = None,
+    credentials: conf.AppCredentials | None = None,
+) -> Answer | RefreshResult:
+    """The first half of a refresh for a due row its caller has read and claimed itself.
+
+    Cron claims its rows a batch at a time (:func:`django_podio.tokens.cron.refresh_due`),
+    fenced on the version it read, so a claimed row still holds the pair read: what is left
+    is to spend it (this) and to store the answer (:func:`settle_claimed`), the same two
+    steps :func:`refresh_connection` takes. A lease with less time left than the token
+    requests may take is renewed first; a :class:`RefreshResult` means Podio was not asked.
+    """
+    seconds = lease_seconds(transport)
+    held: db.Lease | None = lease
+    if lease.expires_at - timezone.now() < timedelta(seconds=seconds):
+        try:
+            held = db.renew(PodioConnection.objects.filter(pk=row.pk), lease, seconds)
+        except DatabaseError as error:  # nothing was spent; the lease runs out
+            _reconnect_after(error)
+            return RefreshResult(Outcome.FAILED, row, f"database busy: {redact(str(error))}")
+    if held is None:  # ran out while queued and someone else took it
+        return RefreshResult(Outcome.SKIPPED, row)
+    return _ask(row, held, transport, credentials)
+
+
+def settle_claimed(row: PodioConnection, lease: db.Lease, answer: Answer) -> RefreshResult:
+    """The second half (see :func:`ask_claimed`): store the answer, log and signal it."""
+    result = db.run_outside_callers_transaction(lambda: _settle(row, lease, answer))
+    _announce(result)
+    return result
+
+
+def _run(
+    pk: int,
+    *,
+    stale_token: str | None = None,
+    force: bool = False,
+    margin: float | None = None,
+    skip_locked: bool = False,
+    dry_run: bool = False,
+    transport: Transport | None = None,
+    credentials: conf.AppCredentials | None = None,
+) -> RefreshResult:
     margin = conf.get("REFRESH_MARGIN") if margin is None else margin
     try:
         result = db.run_outside_callers_transaction(

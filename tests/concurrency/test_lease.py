@@ -26,6 +26,7 @@ from django_podio.items.sync import CacheSync
 from django_podio.models import PodioConnection, PodioItem, PodioItemSync
 
 from ..conftest import login_with_podio
+from ..factories import podio_user_connection
 from .test_races import ROOT, child_env, refresh_requests
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -102,6 +103,62 @@ def test_cron_skips_a_connection_another_host_is_refreshing(fake, login):
     assert report.skipped == 1 and report.refreshed == 0
     assert held["value"].outcome is tokens.Outcome.REFRESHED
     assert len(refresh_requests(fake)) == 1
+
+
+def test_cron_never_spends_a_pair_that_changed_after_its_page_was_read(fake, django_user_model):
+    """Cron reads its rows a page at a time and claims them a batch at a time, fenced on the
+    version read: a row refreshed by someone else in between is not claimed, and the pair it
+    held when the page was read (spent already) is never sent to Podio again."""
+    fake.rate_limit_login = 10**6
+    rows = [podio_user_connection(fake, f"paged{i}", expires_in=-100 + i) for i in range(20)]
+    last = rows[-1]  # in the run's last claim batch
+    fake.reset_log()
+    elsewhere: dict = {}
+    lock = threading.Lock()
+
+    def refresh_the_last_row_elsewhere(pk, result):
+        with lock:
+            if elsewhere:
+                return
+            elsewhere["result"] = tokens.refresh_connection(last.pk, force=True)
+
+    report = tokens.refresh_due(concurrency=1, on_result=refresh_the_last_row_elsewhere)
+    assert elsewhere["result"].outcome is tokens.Outcome.REFRESHED
+    assert (report.refreshed, report.skipped, report.ok) == (19, 1, True), report.as_dict()
+    spent = [r.form["refresh_token"] for r in refresh_requests(fake)]
+    assert sorted(spent) == sorted(row.refresh_token for row in rows)  # each once
+    assert all(r.status == 200 for r in refresh_requests(fake))
+    assert not PodioConnection.objects.exclude(lease_owner="").exists()
+
+
+def test_a_claimed_row_whose_lease_ran_short_is_renewed_before_podio_is_asked(fake, login):
+    from django_podio import db as leases
+    from django_podio.tokens import refresh
+
+    row = make_due(login)
+    lease = leases.claim_row(PodioConnection, row.pk, 1, where={"token_version": row.token_version})
+    answer = refresh.ask_claimed(row, lease)
+    assert isinstance(answer, refresh.Answer) and answer.token is not None
+    renewed = PodioConnection.objects.get(pk=row.pk).lease_expires_at
+    assert renewed > timezone.now() + timedelta(seconds=refresh.lease_seconds() - 5)
+    result = refresh.settle_claimed(row, lease, answer)
+    assert result.outcome is tokens.Outcome.REFRESHED
+    stored = PodioConnection.objects.get(pk=row.pk)
+    assert (stored.access_token, stored.lease_owner) == (answer.token.access_token, "")
+
+
+def test_a_claimed_row_whose_lease_ran_out_and_was_taken_is_not_spent(fake, login):
+    from django_podio import db as leases
+    from django_podio.tokens import refresh
+
+    row = make_due(login)
+    long_ago = timezone.now() - timedelta(seconds=600)
+    lease = leases.claim_row(PodioConnection, row.pk, 60, where={}, now=long_ago)
+    assert leases.claim_row(PodioConnection, row.pk, 60, where={})  # another worker's now
+    fake.reset_log()
+    result = refresh.ask_claimed(row, lease)
+    assert result.outcome is tokens.Outcome.SKIPPED
+    assert refresh_requests(fake) == []
 
 
 def test_a_holder_whose_lease_ran_out_still_stores_its_pair_if_nobody_stored_a_newer_one(
