@@ -159,6 +159,10 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+class _ClientGone(Exception):
+    """The request's body ended before its Content-Length: its sender is gone."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakePodio/1.0"
@@ -190,7 +194,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.rfile.readline(65537)
             return b"".join(chunks)
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        body = self.rfile.read(length) if length > 0 else b""
+        if len(body) < length:  # the client went away mid-request: a server never acts on it
+            raise _ClientGone
+        return body
 
     def _parse(self) -> Request:
         split = urlsplit(self.path)
@@ -227,7 +234,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         fake = self.server.fake
         received = fake.now()
-        request = self._parse()
+        try:
+            request = self._parse()
+        except _ClientGone:
+            self.close_connection = True
+            return
         try:
             response = fake._respond(request)
         except Exception:  # a bug in the fake must still produce an answer

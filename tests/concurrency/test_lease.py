@@ -131,6 +131,25 @@ def test_cron_never_spends_a_pair_that_changed_after_its_page_was_read(fake, dja
     assert not PodioConnection.objects.exclude(lease_owner="").exists()
 
 
+def test_a_failing_progress_callback_stops_no_store(fake, django_user_model):
+    """Podio's answers are stored by threads of their own; a callback that raises (a full
+    disk under a progress log) must not stop them, or the workers' answers would be lost."""
+    fake.rate_limit_login = 10**6
+    rows = [podio_user_connection(fake, f"noisy{i}", expires_in=-1) for i in range(12)]
+
+    def broken(pk, result):
+        raise OSError("No space left on device")
+
+    run, out = in_thread(tokens.refresh_due, concurrency=3, on_result=broken)
+    run.join(60)
+    assert not run.is_alive(), "the run hung: a storer died and the workers wait for it"
+    report = out["value"]
+    assert (report.refreshed, report.ok) == (12, True), report.as_dict()
+    for row in rows:
+        stored = PodioConnection.objects.get(pk=row.pk)
+        assert stored.refresh_token != row.refresh_token and stored.lease_owner == ""
+
+
 def test_a_claimed_row_whose_lease_ran_short_is_renewed_before_podio_is_asked(fake, login):
     from django_podio import db as leases
     from django_podio.tokens import refresh

@@ -192,7 +192,8 @@ def test_revoked_connection_fails_events_and_nothing_is_lost(hooked, received):
     PodioConnection.objects.filter(pk=connection.pk).update(status="active")
     assert json.loads(run("process", "--json"))["processed"] == 0  # not due yet
     PodioHookEvent.objects.filter(pk=event.pk).update(next_attempt_at=event.received_at)
-    assert json.loads(run("process", "--json"))["done"] == 1
+    out = json.loads(run("process", "--json"))
+    assert out["done"] == 1, (out, list(PodioHookEvent.objects.values()))
     assert PodioItem.objects.get(item_id=item_id).title == "v0"
     assert received.changed == [(app.app_id, item_id, "item.create", 0)]
 
