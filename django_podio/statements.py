@@ -7,8 +7,8 @@ Here the SQL text is built once per (model, database alias, shape) from the mode
 names, and every value still goes through its field (encryption, time zones, the backend's
 adapters and converters), so a row written or read here is the row the ORM would write or read.
 
-Only equality, ``<`` and ``IS NULL`` conditions on one row by primary key: everything wider stays
-with the ORM.
+Only rows chosen by equality, ``<`` and ``IS NULL`` conditions (and ORs of them): everything
+wider stays with the ORM.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.db.models import Model
 
 M = TypeVar("M", bound=Model)
 
-__all__ = ["Add", "Eq", "IsNull", "Lt", "select_by_pk", "update_by_pk"]
+__all__ = ["Add", "AnyOf", "Eq", "IsNull", "Lt", "select_by_pk", "update_by_pk", "update_where"]
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,39 @@ def select_by_pk(model: type[M], pk: Any, using: str) -> M | None:
 _OPERATORS = {"eq": "{} = %s", "lt": "{} < %s", "isnull": "{} IS NULL"}
 
 
+@dataclass(frozen=True)
+class AnyOf:
+    """``(a AND b) OR (c AND d) …``: alternatives, each a conjunction of conditions."""
+
+    alternatives: tuple[tuple[Condition, ...], ...]
+
+    @classmethod
+    def of(cls, *alternatives: Sequence[Condition]) -> AnyOf:
+        return cls(tuple(tuple(group) for group in alternatives))
+
+
+Clause = Condition | AnyOf
+
+
 def _kind(condition: Condition) -> str:
     return "eq" if isinstance(condition, Eq) else "lt" if isinstance(condition, Lt) else "isnull"
+
+
+def _shape(clause: Clause) -> tuple[Any, ...]:
+    if isinstance(clause, AnyOf):
+        return ("any", tuple(tuple((c.name, _kind(c)) for c in g) for g in clause.alternatives))
+    return (clause.name, _kind(clause))
+
+
+def _conditions(where: Sequence[Clause]) -> list[Condition]:
+    """Every condition, in the order their placeholders appear in the SQL."""
+    found: list[Condition] = []
+    for clause in where:
+        if isinstance(clause, AnyOf):
+            found.extend(c for group in clause.alternatives for c in group)
+        else:
+            found.append(clause)
+    return found
 
 
 @dataclass(frozen=True)
@@ -143,8 +174,7 @@ def _build_update(
     model: type[Model],
     alias: str,
     set_shape: tuple[tuple[str, bool], ...],
-    all_shape: tuple[tuple[str, str], ...],
-    any_shape: tuple[tuple[tuple[str, str], ...], ...],
+    where_shape: tuple[tuple[Any, ...], ...],
 ) -> _Update:
     connection = connections[alias]
     quote = connection.ops.quote_name
@@ -161,26 +191,54 @@ def _build_update(
             assignments.append(f"{column} = %s")
             set_fields.append(field)
 
-    where_fields: list[Any] = [meta.pk]
-    parts = [f"{quote(meta.pk.column)} = %s"]
+    where_fields: list[Any] = []
 
-    def conjunction(shape: tuple[tuple[str, str], ...]) -> str:
-        texts = []
-        for name, kind in shape:
-            field: Any = meta.get_field(name)
-            texts.append(_OPERATORS[kind].format(quote(field.column)))
-            if kind != "isnull":
-                where_fields.append(field)
-        return " AND ".join(texts)
+    def condition(name: str, kind: str) -> str:
+        field: Any = meta.pk if name == "pk" else meta.get_field(name)
+        if kind != "isnull":
+            where_fields.append(field)
+        return _OPERATORS[kind].format(quote(field.column))
 
-    if all_shape:
-        parts.append(conjunction(all_shape))
-    if any_shape:
-        parts.append("(" + " OR ".join(f"({conjunction(group)})" for group in any_shape) + ")")
+    parts = []
+    for shape in where_shape:
+        if shape[0] == "any":
+            alternatives = (" AND ".join(condition(*c) for c in group) for group in shape[1])
+            parts.append("(" + " OR ".join(f"({text})" for text in alternatives) + ")")
+        else:
+            parts.append(condition(*shape))
     sql = "UPDATE {} SET {} WHERE {}".format(  # noqa: S608 - quoted names only  # nosec B608
-        quote(meta.db_table), ", ".join(assignments), " AND ".join(parts)
+        quote(meta.db_table), ", ".join(assignments), " AND ".join(parts) or "1 = 1"
     )
     return _Update(sql, tuple(set_fields), tuple(where_fields))
+
+
+def update_where(
+    model: type[Model], using: str, values: Mapping[str, Any], where: Sequence[Clause]
+) -> int:
+    """``UPDATE … SET values WHERE`` every clause of ``where`` (``"pk"`` names the primary key).
+
+    Returns how many rows matched; an :class:`Add` value increments its column.
+    """
+    set_shape = tuple((name, isinstance(value, Add)) for name, value in values.items())
+    where_shape = tuple(_shape(clause) for clause in where)
+    statement: _Update = _cached(
+        ("update", model._meta.label, alias_key(using), set_shape, where_shape),
+        lambda: _build_update(model, using, set_shape, where_shape),
+    )
+    connection = connections[using]
+    params = []
+    for field, value in zip(statement.set_fields, values.values(), strict=True):
+        if field is None:
+            params.append(value.amount)
+        else:
+            params.append(field.get_db_prep_save(value, connection))
+    taken = [c for c in _conditions(where) if not isinstance(c, IsNull)]
+    for field, condition in zip(statement.where_fields, taken, strict=True):
+        prepared = field.get_prep_value(condition.value)  # as a lookup does
+        params.append(field.get_db_prep_value(prepared, connection, prepared=True))
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        return cursor.rowcount
 
 
 def update_by_pk(
@@ -192,33 +250,11 @@ def update_by_pk(
     all_of: Sequence[Condition] = (),
     any_of: Sequence[Sequence[Condition]] = (),
 ) -> int:
-    """``UPDATE … SET values WHERE pk = … AND all_of AND (any_of[0] OR any_of[1] …)``.
-
-    Returns how many rows matched (0 or 1); an :class:`Add` value increments its column.
-    """
-    set_shape = tuple((name, isinstance(value, Add)) for name, value in values.items())
-    all_shape = tuple((c.name, _kind(c)) for c in all_of)
-    any_shape = tuple(tuple((c.name, _kind(c)) for c in group) for group in any_of)
-    statement: _Update = _cached(
-        ("update", model._meta.label, alias_key(using), set_shape, all_shape, any_shape),
-        lambda: _build_update(model, using, set_shape, all_shape, any_shape),
-    )
-    connection = connections[using]
-    params = []
-    for field, value in zip(statement.set_fields, values.values(), strict=True):
-        if field is None:
-            params.append(value.amount)
-        else:
-            params.append(field.get_db_prep_save(value, connection))
-    conditions = [*all_of, *(c for group in any_of for c in group)]
-    taken = [c for c in conditions if not isinstance(c, IsNull)]
-    params.append(model._meta.pk.get_db_prep_value(pk, connection))
-    for field, condition in zip(statement.where_fields[1:], taken, strict=True):
-        prepared = field.get_prep_value(condition.value)  # as a lookup does
-        params.append(field.get_db_prep_value(prepared, connection, prepared=True))
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, params)
-        return cursor.rowcount
+    """``UPDATE … SET values WHERE pk = … AND all_of AND (any_of[0] OR any_of[1] …)``."""
+    where: list[Clause] = [Eq("pk", pk), *all_of]
+    if any_of:
+        where.append(AnyOf.of(*any_of))
+    return update_where(model, using, values, where)
 
 
 def alias_key(using: str) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, router
 from django.db import connection as db_connection
 from django.db.models import Q
 from django.utils import timezone
@@ -148,19 +148,23 @@ def _claim(rows: list[PodioConnection], seconds: float) -> tuple[db.Lease | None
     A row whose pair changed since it was read (another host refreshed it, a login), or that
     another worker holds, stays unclaimed. Returns the lease and the claimed primary keys.
     """
-    fence = Q()
-    for row in rows:
-        fence |= Q(pk=row.pk, token_version=row.token_version)
-    lease = db.claim(
-        PodioConnection.objects.filter(fence, status=PodioConnection.Status.ACTIVE), seconds
+    using = router.db_for_write(PodioConnection)
+    lease = db.claim_rows(
+        PodioConnection,
+        [{"pk": row.pk, "token_version": row.token_version} for row in rows],
+        seconds,
+        where={"status": PodioConnection.Status.ACTIVE},
+        using=using,
     )
     if not lease:
         return None, set()
     if lease.count == len(rows):
         return lease, {row.pk for row in rows}
-    claimed = PodioConnection.objects.filter(
-        pk__in=[row.pk for row in rows], lease_owner=lease.owner
-    ).values_list("pk", flat=True)
+    claimed = (
+        PodioConnection.objects.using(using)
+        .filter(pk__in=[row.pk for row in rows], lease_owner=lease.owner)
+        .values_list("pk", flat=True)
+    )
     return lease, set(claimed)
 
 
