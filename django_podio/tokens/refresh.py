@@ -411,16 +411,25 @@ def refresh_connection(
     read (a local fault: nothing was sent to Podio).
     """
     pk = connection.pk if isinstance(connection, PodioConnection) else connection
-    return _run(
-        pk,
-        stale_token=stale_token,
-        force=force,
-        margin=margin,
-        skip_locked=skip_locked,
-        dry_run=dry_run,
-        transport=transport,
-        credentials=credentials,
-    )
+    margin = conf.get("REFRESH_MARGIN") if margin is None else margin
+    try:
+        result = db.run_outside_callers_transaction(
+            lambda: _refresh(
+                pk,
+                stale_token=stale_token,
+                margin=margin,
+                force=force,
+                skip_locked=skip_locked,
+                dry_run=dry_run,
+                transport=transport,
+                credentials=credentials,
+            )
+        )
+    except DecryptionError:
+        auth_event("undecryptable", connection=PodioConnection(pk=pk), level=40)
+        raise
+    _announce(result)
+    return result
 
 
 def ask_claimed(
@@ -454,38 +463,6 @@ def ask_claimed(
 def settle_claimed(row: PodioConnection, lease: db.Lease, answer: Answer) -> RefreshResult:
     """The second half (see :func:`ask_claimed`): store the answer, log and signal it."""
     result = db.run_outside_callers_transaction(lambda: _settle(row, lease, answer))
-    _announce(result)
-    return result
-
-
-def _run(
-    pk: int,
-    *,
-    stale_token: str | None = None,
-    force: bool = False,
-    margin: float | None = None,
-    skip_locked: bool = False,
-    dry_run: bool = False,
-    transport: Transport | None = None,
-    credentials: conf.AppCredentials | None = None,
-) -> RefreshResult:
-    margin = conf.get("REFRESH_MARGIN") if margin is None else margin
-    try:
-        result = db.run_outside_callers_transaction(
-            lambda: _refresh(
-                pk,
-                stale_token=stale_token,
-                margin=margin,
-                force=force,
-                skip_locked=skip_locked,
-                dry_run=dry_run,
-                transport=transport,
-                credentials=credentials,
-            )
-        )
-    except DecryptionError:
-        auth_event("undecryptable", connection=PodioConnection(pk=pk), level=40)
-        raise
     _announce(result)
     return result
 
