@@ -3,7 +3,9 @@
 (1) In process, N due connections and LATENCY per request on the fake: ``refresh_due`` at
     concurrency 1 and 8, each compared with the ideal N x latency / concurrency, and the
     database statements each refresh costs (cron: a page read per 500 rows, a claim per batch
-    of 8, a store per refresh; no transaction around any of them).
+    of 8, a store per refresh; no transaction around any of them). Beside each, the same
+    number of refresh grants sent by a bare ``requests.Session`` loop at the same concurrency
+    (no database, no encryption): the floor any Python client reaches on this machine.
 (2) ``--writers``: another process of the site writing every 20 ms while a refresh run at
     300 ms per request goes on: how many of its writes succeed, how many fail with "database
     is locked", and their 95th percentile latency.
@@ -135,6 +137,40 @@ class QueryCounter:
         connection_created.connect(on_created, weak=False)
         for connection in connections.all():  # this thread's, opened before (migrate)
             on_created(None, connection)
+
+
+def raw_loop(fake, n: int, concurrency: int) -> float:
+    """The floor any Python client reaches here: ``concurrency`` threads, each posting refresh
+    grants with a bare ``requests.Session`` (keep-alive), no database, no encryption."""
+    import time
+
+    import requests
+
+    from django_podio import conf
+
+    spendable = [refresh for _, refresh in fake.mint(n, 20_000_000)]
+    credentials, url = conf.get_app_credentials(), conf.token_url()
+
+    def run(chunk: list[str]) -> None:
+        with requests.Session() as session:
+            for token in chunk:
+                body = {
+                    "grant_type": "refresh_token",
+                    "client_id": credentials.client_id,
+                    "client_secret": credentials.secret,
+                    "refresh_token": token,
+                }
+                session.post(url, data=body, timeout=(5, 30)).raise_for_status()
+
+    threads = [
+        threading.Thread(target=run, args=(spendable[i::concurrency],)) for i in range(concurrency)
+    ]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
 
 
 def _own_peak_kib(pid: int) -> int | None:
@@ -322,6 +358,12 @@ def main() -> None:
                 f"concurrency {concurrency}: {wall:7.2f} s  ideal {ideal:6.2f} s  "
                 f"ratio {wall / ideal:.2f}x  queries/refresh {counter.count / n:.2f}  "
                 f"our CPU/refresh {cpu / n * 1000:.2f} ms"
+            )
+            spent += n
+            raw = raw_loop(fake, n, concurrency)
+            print(
+                f"  raw requests.Session loop, same fake and concurrency: {raw:7.2f} s  "
+                f"ratio {raw / ideal:.2f}x; refresh_due / raw loop {wall / raw:.2f}x"
             )
 
         if args.writers:
