@@ -151,6 +151,10 @@ def test_spa_ignores_tokens_it_did_not_ask_for(spa_site):
     with chromium(spa_site.chromium) as page:
         page.goto(spa_site.url + "/spa/#" + urlsplit(planted).fragment)
         page.wait_for_selector("#spa-error:has-text('state mismatch')")
+        # The status follows the page's own session check, which may answer after the error.
+        page.wait_for_function(
+            "document.getElementById('spa-status').textContent !== 'Loading\u2026'"
+        )
         status = page.inner_text("#spa-status")
         address = page.url
 
