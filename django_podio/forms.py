@@ -59,6 +59,18 @@ CONFLICT_MESSAGE = _(
 )
 
 
+class _TokenField(forms.CharField):
+    """The hidden submission token: never a change the user made.
+
+    A token is signed with the time it was made, so the one a bound form makes for its
+    ``initial`` differs from the one the page was shown with whenever a second has passed;
+    it must not appear in ``changed_data`` (nor make ``has_changed()`` true).
+    """
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return False
+
+
 class PodioItemForm(forms.Form):
     """A form for one Podio app's items; see the module docstring.
 
@@ -113,7 +125,7 @@ class PodioItemForm(forms.Form):
             if name in getattr(meta, "help_texts", {}):
                 field.help_text = meta.help_texts[name]
             self.fields[name] = field
-        self.fields[TOKEN_FIELD] = forms.CharField(widget=forms.HiddenInput, required=False)
+        self.fields[TOKEN_FIELD] = _TokenField(widget=forms.HiddenInput, required=False)
         self._external_id: str | None = None
         self._revision: int | None = None
 

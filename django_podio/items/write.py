@@ -8,7 +8,8 @@ after a sync or the webhook. The client from :func:`django_podio.get_client` tel
   hook) is written through: from the whole item when the write already had it (a create
   found by its external id), else from one ``GET /item/{id}``. The row then holds the
   item's current revision, so the webhook that follows finds it up to date and needs no
-  second refetch (``django_podio.hooks.process``);
+  second refetch (``django_podio.hooks.process``). A webhook processed while that GET is
+  still in flight refetches too (one GET more); whichever stores first sends the signal;
 * a delete removes the row;
 * an update that changed nothing, or a row that already holds the revision (the webhook got
   there first), costs nothing.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from io import StringIO
 
 import pytest
@@ -41,14 +43,16 @@ def hooked(site):
 
 def test_own_create_and_update_cost_one_refetch_each_webhooks_included(hooked, received):
     fake, app = hooked.fake, hooked.app
-    with SHARED_CONNECTION:
+    # Each webhook follows its write's answer, as Podio's do (a delivery processed while the
+    # write-through's own GET is still in flight refetches too: see the next test).
+    with fake.held_deliveries(), SHARED_CONNECTION:
         client = get_client(app_id=app.app_id)
         created = client.create_item(app.app_id, {"title": "Ours"})
         item_id = created["item_id"]
         assert PodioItem.objects.get(item_id=item_id).revision == 0  # before any webhook
     wait_until(lambda: PodioHookEvent.objects.filter(item_id=item_id).exists(), what="event")
     wait_until(lambda: settled(hooked))
-    with SHARED_CONNECTION:
+    with fake.held_deliveries(), SHARED_CONNECTION:
         client.update_item(item_id, {"title": "Ours, edited"})
     wait_until(lambda: PodioHookEvent.objects.filter(item_id=item_id, type="item.update").exists())
     wait_until(lambda: settled(hooked))
@@ -66,6 +70,43 @@ def test_own_create_and_update_cost_one_refetch_each_webhooks_included(hooked, r
         (app.app_id, item_id, "item.create", 0),
         (app.app_id, item_id, "item.update", 1),
     ]
+
+
+def test_a_webhook_processed_while_the_write_through_fetches_is_heard_once(hooked, received):
+    """Podio's webhook can beat the write-through: it arrives and is processed while the
+    write-through's own GET is in flight. That costs one more GET, never a second signal."""
+    fake, app = hooked.fake, hooked.app
+    fake.hold_deliveries()
+    first_get = threading.Event()
+
+    def webhook_first(request, phase):
+        if (
+            phase == "received"
+            and request.method == "GET"
+            and request.path.startswith("/item/")
+            and not first_get.is_set()
+        ):
+            first_get.set()  # the write-through's GET: answered after the webhook is done
+            fake.release_deliveries()
+            deadline = time.monotonic() + 15
+            while not received.changed and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+    fake.observers.append(webhook_first)
+    try:
+        with SHARED_CONNECTION:
+            client = get_client(app_id=app.app_id)
+            item_id = client.create_item(app.app_id, {"title": "Raced"})["item_id"]
+    finally:
+        fake.observers.remove(webhook_first)
+        fake.release_deliveries()
+    assert first_get.is_set()
+    wait_until(lambda: settled(hooked))
+    assert len(fake.requests_to(f"/item/{item_id}", "GET")) == 2  # the webhook's and ours
+    events = PodioHookEvent.objects.filter(item_id=item_id)
+    assert [(e.type, e.status) for e in events] == [("item.create", Status.DONE)]
+    assert PodioItem.objects.get(item_id=item_id).revision == 0
+    assert received.changed == [(app.app_id, item_id, "item.create", 0)]
 
 
 def test_a_change_made_elsewhere_still_refetches(hooked):

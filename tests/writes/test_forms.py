@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import UTC, date, datetime
 
 import pytest
 from django import forms
+from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone, translation
@@ -15,7 +17,7 @@ from django.utils import timezone, translation
 from django_podio import tokens
 from django_podio.exceptions import Conflict, InvalidFieldValue
 from django_podio.formfields import IdsField, MoneyField, PodioDateField
-from django_podio.forms import TOKEN_FIELD, PodioItemForm
+from django_podio.forms import TOKEN_FIELD, TOKEN_SALT, PodioItemForm
 from django_podio.values import Money, item_values
 
 TOKEN = re.compile(r'name="podio_token" value="([^"]+)"')
@@ -194,6 +196,31 @@ def test_a_bound_form_shows_the_item_and_updates_what_changed(podio):
     [put] = podio.fake.requests_to(f"/item/{created['item_id']}", "PUT")
     progress_id = next(f["field_id"] for f in podio.app.fields if f["external_id"] == "progress")
     assert put.json == {"fields": {str(progress_id): 60}, "revision": 0}
+
+
+def test_a_form_shown_earlier_has_no_change_in_its_token(podio):
+    """The token a page was shown with is older than the one the bound form makes for its
+    initial: that is no change of the user's (the test above meets it only when a second
+    ticks between the two forms)."""
+    item = podio.client.get_item(podio.other)
+    shown = PodioItemForm(client=podio.client, item=item)
+    data = _rendered(shown)
+    data[TOKEN_FIELD] = _signed_earlier({"i": item["item_id"], "r": item["revision"]}, 120)
+    bound = PodioItemForm(data, client=podio.client, item=item)
+    assert bound.initial[TOKEN_FIELD] != data[TOKEN_FIELD]
+    assert bound.is_valid(), bound.errors
+    assert bound.changed_data == [] and not bound.has_changed()
+    assert bound.podio_values() == {}
+
+
+def _signed_earlier(payload: dict, seconds: int) -> str:
+    """A form token as ``PodioItemForm`` signs it, made ``seconds`` ago."""
+
+    class Earlier(signing.TimestampSigner):
+        def timestamp(self) -> str:
+            return signing.b62_encode(int(time.time()) - seconds)
+
+    return Earlier(salt=TOKEN_SALT).sign_object(payload)
 
 
 def _rendered(form: PodioItemForm) -> dict:
