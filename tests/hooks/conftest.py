@@ -20,8 +20,50 @@ LIGHT_FIELDS = [f for f in default_fields(0) if f["external_id"] in ("title", "a
 SHARED_CONNECTION = threading.RLock()
 
 
+class AfterResponse:
+    """How many webhook responses are still running their work after the response.
+
+    A delivery counts as sent once its response is read; the receiving view then processes
+    due events in the request's thread (``ProcessAfterResponse.close``). A test that changes
+    an event's state must wait for that work, or it races it (the drainer's last look for due
+    events can take up an event the test just made due)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+
+    def idle(self) -> bool:
+        with self.lock:
+            return self.running == 0
+
+
+AFTER_RESPONSE = AfterResponse()
+
+
 @pytest.fixture
-def take_turns(monkeypatch):
+def count_after_response(monkeypatch):
+    from django_podio.hooks.receive import ProcessAfterResponse
+
+    init, close = ProcessAfterResponse.__init__, ProcessAfterResponse.close
+
+    def counted_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)  # made before it is sent: counted before it can be read
+        with AFTER_RESPONSE.lock:
+            AFTER_RESPONSE.running += 1
+
+    def counted_close(self):
+        try:
+            close(self)
+        finally:
+            with AFTER_RESPONSE.lock:
+                AFTER_RESPONSE.running -= 1
+
+    monkeypatch.setattr(ProcessAfterResponse, "__init__", counted_init)
+    monkeypatch.setattr(ProcessAfterResponse, "close", counted_close)
+
+
+@pytest.fixture
+def take_turns(monkeypatch, count_after_response):
     from django.core.handlers.base import BaseHandler
     from django.db import connection
 

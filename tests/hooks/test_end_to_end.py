@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django_podio import hooks
 from django_podio.models import PodioConnection, PodioHook, PodioHookEvent, PodioItem
 
-from .conftest import SHARED_CONNECTION, wait_until
+from .conftest import AFTER_RESPONSE, SHARED_CONNECTION, wait_until
 
 Status = PodioHookEvent.Status
 
@@ -40,6 +40,7 @@ def settled(site) -> bool:
     """Every delivery sent and every stored event processed (done or failed)."""
     return (
         site.fake.wait_for_deliveries(0)
+        and AFTER_RESPONSE.idle()
         and not PodioHookEvent.objects.filter(
             status__in=[Status.PENDING, Status.PROCESSING]
         ).exists()

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django_podio import get_client
 from django_podio.models import PodioHookEvent, PodioItem
 
-from .conftest import SHARED_CONNECTION, wait_until
+from .conftest import AFTER_RESPONSE, SHARED_CONNECTION, wait_until
 
 Status = PodioHookEvent.Status
 
@@ -21,6 +21,7 @@ Status = PodioHookEvent.Status
 def settled(site) -> bool:
     return (
         site.fake.wait_for_deliveries(0)
+        and AFTER_RESPONSE.idle()
         and not PodioHookEvent.objects.filter(
             status__in=[Status.PENDING, Status.PROCESSING]
         ).exists()
