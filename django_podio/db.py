@@ -311,12 +311,16 @@ def claim_rows(
     where: Mapping[str, Any] | None = None,
     using: str = DEFAULT_DB_ALIAS,
     now: datetime | None = None,
+    owner: str | None = None,
 ) -> Lease | None:
     """:func:`claim` for rows each named by its own equalities (``{"pk": 3, "token_version":
     7}``: that row, only while it still holds that version), all of them also matching
-    ``where``, in one committed ``UPDATE``. ``Lease.count`` says how many were claimed."""
+    ``where``, in one committed ``UPDATE``. ``Lease.count`` says how many were claimed.
+
+    ``owner`` (from :func:`new_owner`) lets a caller interrupted before this returns still
+    give back what the ``UPDATE`` committed."""
     now = now or timezone.now()
-    lease = Lease(new_owner(), now + timedelta(seconds=seconds))
+    lease = Lease(owner or new_owner(), now + timedelta(seconds=seconds))
     clauses: list[statements.Clause] = [
         statements.Eq(name, value) for name, value in (where or {}).items()
     ]

@@ -142,7 +142,9 @@ CLAIM_BATCH = 8
 QUEUE_ALLOWANCE = 30
 
 
-def _claim(rows: list[PodioConnection], seconds: float) -> tuple[db.Lease | None, set[int]]:
+def _claim(
+    rows: list[PodioConnection], seconds: float, owner: str
+) -> tuple[db.Lease | None, set[int]]:
     """Lease a batch of due rows with one committed ``UPDATE``, each fenced on the version read.
 
     A row whose pair changed since it was read (another host refreshed it, a login), or that
@@ -155,6 +157,7 @@ def _claim(rows: list[PodioConnection], seconds: float) -> tuple[db.Lease | None
         seconds,
         where={"status": PodioConnection.Status.ACTIVE},
         using=using,
+        owner=owner,
     )
     if not lease:
         return None, set()
@@ -173,13 +176,17 @@ def _failed(pk: int, error: Exception) -> RefreshResult:
     return RefreshResult(Outcome.FAILED, None, redact(str(error)), error)
 
 
-def _release(held: dict[int, db.Lease]) -> None:
+def _release(held: dict[int, db.Lease], claiming: str | None) -> None:
     """Give back leases claimed but never worked on (an interrupted run), rather than let
-    them run out."""
+    them run out: ``held`` rows, and every row of a batch claim (``claiming``, its owner)
+    interrupted before its rows were recorded: none of those was handed to a worker."""
     for owner in {lease.owner for lease in held.values()}:
         pks = [pk for pk, lease in held.items() if lease.owner == owner]
         with contextlib.suppress(DatabaseError):
             db.release(PodioConnection.objects.filter(pk__in=pks), owner)
+    if claiming:
+        with contextlib.suppress(DatabaseError):
+            db.release(PodioConnection.objects.filter(lease_owner=claiming), claiming)
 
 
 def refresh_due(
@@ -213,6 +220,8 @@ def refresh_due(
     stop = threading.Event()
     #: Claimed rows not yet taken by a worker (given back if the run is interrupted).
     held: dict[int, db.Lease] = {}
+    #: The owner of a batch claim between its ``UPDATE`` and ``held`` knowing its rows.
+    claiming: str | None = None
     # A claimed row waits in the queue behind at most two refreshes per worker; a worker
     # renews a lease with less time left than its own token requests may take (slow Podio).
     seconds = lease_seconds() + QUEUE_ALLOWANCE
@@ -292,10 +301,14 @@ def refresh_due(
                     work.put(pk)
                 continue
             rows: list[PodioConnection] = batch
-            lease, claimed = db.run_outside_callers_transaction(partial(_claim, rows, seconds))
+            claiming = db.new_owner()
+            lease, claimed = db.run_outside_callers_transaction(
+                partial(_claim, rows, seconds, claiming)
+            )
             if lease:
                 with lock:
                     held.update((pk, lease) for pk in claimed)
+            claiming = None
             for row in rows:
                 if lease and row.pk in claimed:
                     work.put((row, db.Lease(lease.owner, lease.expires_at)))
@@ -317,7 +330,7 @@ def refresh_due(
             answers.put(None)
         for thread in storers:
             thread.join()
-        if held:
-            db.run_outside_callers_transaction(lambda: _release(held))
+        if held or claiming:
+            db.run_outside_callers_transaction(partial(_release, held, claiming))
         close_old_connections()
     return report

@@ -150,6 +150,28 @@ def test_a_failing_progress_callback_stops_no_store(fake, django_user_model):
         assert stored.refresh_token != row.refresh_token and stored.lease_owner == ""
 
 
+def test_ctrl_c_right_after_a_batch_claim_committed_leaves_no_lease(fake, django_user_model):
+    """A KeyboardInterrupt can land after the batch claim's ``UPDATE`` committed and before
+    the run knows which rows it got: those rows are given back too, not left to expire."""
+    rows = [podio_user_connection(fake, f"cut{i}", expires_in=-1) for i in range(5)]
+    claims = []
+
+    def interrupt_after_the_claim(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not claims and sql.lstrip().upper().startswith("UPDATE"):
+            claims.append(context["cursor"].rowcount)
+            raise KeyboardInterrupt
+        return result
+
+    with db.execute_wrapper(interrupt_after_the_claim), pytest.raises(KeyboardInterrupt):
+        tokens.refresh_due(concurrency=2)
+    assert claims == [5]  # the claim committed: every row was leased when the run stopped
+    left = PodioConnection.objects.filter(pk__in=[row.pk for row in rows])
+    assert [(c.lease_owner, c.lease_expires_at) for c in left] == [("", None)] * 5
+    assert not refresh_requests(fake)  # and none was spent
+    assert tokens.refresh_due().refreshed == 5  # the next run takes them at once
+
+
 def test_a_claimed_row_whose_lease_ran_short_is_renewed_before_podio_is_asked(fake, login):
     from django_podio import db as leases
     from django_podio.tokens import refresh
