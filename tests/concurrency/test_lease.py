@@ -6,6 +6,7 @@ processes, the fake answering slowly so that work overlaps for real.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection as db
-from django.db import connections
+from django.db import connections, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -170,6 +171,27 @@ def test_ctrl_c_right_after_a_batch_claim_committed_leaves_no_lease(fake, django
     assert [(c.lease_owner, c.lease_expires_at) for c in left] == [("", None)] * 5
     assert not refresh_requests(fake)  # and none was spent
     assert tokens.refresh_due().refreshed == 5  # the next run takes them at once
+
+
+def test_refresh_due_inside_a_callers_transaction_keeps_its_pairs_when_it_rolls_back(
+    fake, django_user_model
+):
+    """Cron called from the site's own code inside ``atomic()``: its claims and stores are
+    committed on connections of their own, so a rollback of the caller's transaction
+    afterwards loses no rotated pair."""
+    fake.rate_limit_login = 10**6
+    rows = [podio_user_connection(fake, f"inside{i}", expires_in=-1) for i in range(10)]
+    with contextlib.suppress(RuntimeError), transaction.atomic():
+        report = tokens.refresh_due(concurrency=3)
+        raise RuntimeError("the caller's view fails after the refresh")
+    assert (report.refreshed, report.ok) == (10, True), report.as_dict()
+    assert len(refresh_requests(fake)) == 10
+    for row in rows:
+        stored = PodioConnection.objects.get(pk=row.pk)
+        assert stored.refresh_token != row.refresh_token and stored.lease_owner == ""
+        client = get_client(connection=stored)
+        client.get("/user/status")  # the stored pair is the live one
+        client.close()
 
 
 def test_a_claimed_row_whose_lease_ran_short_is_renewed_before_podio_is_asked(fake, login):
