@@ -419,6 +419,47 @@ def test_podio_failure_keeps_committed_batches_and_the_next_run_resumes(fake, ap
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("refusal", ["420", "502"])
+def test_a_refused_page_keeps_the_items_fetched_before_it(fake, app, api, refusal):
+    """A resumed run's pages overlap by one item, so they never fill a batch of 500: when
+    the next page is refused (a 420 once Podio's budget is spent, a 502), the items already
+    fetched are stored, not dropped. A run that gets one page per rate-limit window moves
+    on by a page each time instead of fetching the same page forever."""
+    fake.add_items(app.app_id, 1500)
+
+    def interrupt(done, total):
+        if done >= 600:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        items.fetch_items(api, app.app_id, store=True, batch_size=200, on_progress=interrupt)
+    assert PodioItem.objects.count() == 600
+    api.transport.max_retries = 0
+    filter_path = f"/item/app/{app.app_id}/filter"
+    seen = []
+
+    def refuse_the_second_page(request, phase):
+        if phase == "received" and request.path.rstrip("/") == filter_path:
+            seen.append(request)
+            if len(seen) == 2:  # Podio's wait outlasts what the client may sleep through
+                fake.add_fault(refusal, path=filter_path, count=1, wait_seconds=3600)
+
+    fake.observers.append(refuse_the_second_page)
+    report = items.fetch_items(api, app.app_id, store=True)
+    assert not report.ok and refusal in report.error, report.error
+    assert report.fetched == 499  # the resumed page: 500 with the one item already stored
+    assert PodioItem.objects.count() == 1099  # kept, and the checkpoint moved past them
+    state = PodioItemSync.objects.get(app_id=app.app_id)
+    assert state.cursor_count == 1099 and state.cursor_item_id == podio_ids(fake, app)[1098]
+    fake.observers.remove(refuse_the_second_page)
+    fake.reset_log()
+    report = items.fetch_items(api, app.app_id, store=True)
+    assert report.ok and report.created == 401, report.error
+    assert [c.json["offset"] for c in filter_calls(fake, app)] == [1098]
+    assert cache_state(app) == podio_revisions(fake, app)
+
+
+@pytest.mark.django_db
 def test_app_mode_through_get_client(fake, app, sleeper):
     fake.add_items(app.app_id, 40)
     tokens.store_app_connection(app.app_id, app.app_token)

@@ -205,7 +205,20 @@ def _run(client: PodioClient, app_id: int, options: RunOptions, report: FetchRep
         batch: list[Any] = []
         counted_odd: set[int] = set()
         try:
-            for item in items:
+            while True:
+                try:
+                    item = next(items)
+                except StopIteration:
+                    break
+                except Exception:
+                    # The next page was refused (a 420 once the budget is spent, a 502):
+                    # the items fetched so far run on from the checkpoint in item_id order,
+                    # so they are kept. A resumed run's pages overlap by one item and never
+                    # fill a batch: dropping them would fetch the same page forever when
+                    # Podio allows one page per rate-limit window.
+                    if sync and batch:
+                        sync.store(batch, report, counted_odd=frozenset(counted_odd))
+                    raise
                 report.fetched += 1
                 if writer is not None:
                     try:
