@@ -188,6 +188,11 @@ class PodioItemSync(models.Model):
     lease_expires_at = models.DateTimeField(
         _("lease expires at"), null=True, blank=True, editable=False
     )
+    #: Podio refused the sync with a 420 until then, and its task was enqueued again for
+    #: then: a sync task enqueued meanwhile (cron) does not spend another 420.
+    deferred_until = models.DateTimeField(
+        _("deferred until"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("Podio item sync")

@@ -268,6 +268,7 @@ def sync_app(
     since: str | None = "last",
     user_id: int | None = None,
     connection_id: int | None = None,
+    after_wait: bool = False,
 ) -> dict:
     """Bring the item cache of one app up to date (``podio_fetch_items APP --store``).
 
@@ -275,8 +276,16 @@ def sync_app(
     time); ``None``: a full run, which also removes items deleted in Podio; or an ISO 8601
     time. Podio is called as the app (default), a user (``user_id``) or one connection.
     Only one sync of an app runs at a time; an interrupted one resumes from its checkpoint.
+    A sync that met a 420 enqueues itself again for after Podio's wait (``after_wait``);
+    one enqueued meanwhile (cron's) returns at once rather than meet the same 420.
     """
     from . import items
+
+    if not after_wait:
+        until = items.deferred_until(app_id)
+        if until is not None:
+            logger.info("Sync of app %s waits for Podio's rate limit: skipped", app_id)
+            return {"app_id": app_id, "skipped": "rate limited", "retry_at": until.isoformat()}
 
     # The identity whose budget the sync spends, and the app: syncs of several apps under
     # one identity come back at different times.
@@ -284,11 +293,17 @@ def sync_app(
         key = f"sync:connection:{connection_id}:{app_id}"
     else:
         key = f"sync:user:{user_id}:{app_id}" if user_id is not None else f"sync:app:{app_id}"
-    args = (app_id, since, user_id, connection_id)
+    args = (app_id, since, user_id, connection_id, True)
+
+    def again(error: RateLimited) -> str:
+        when = _again(context, sync_app, key, error, *args)
+        items.defer(app_id, datetime.fromisoformat(when))
+        return when
+
     try:
         client = _sync_client(app_id, user_id, connection_id)
     except RateLimited as error:  # the connection's refresh met the limit
-        return {"app_id": app_id, "retry_at": _again(context, sync_app, key, error, *args)}
+        return {"app_id": app_id, "retry_at": again(error)}
     try:
         report = items.fetch_items(client, app_id, since=since, store=True)
     except SyncAlreadyRunning:
@@ -300,7 +315,7 @@ def sync_app(
     result.pop("exception", None)
     failure = getattr(report, "exception", None)
     if isinstance(failure, RateLimited):
-        result["retry_at"] = _again(context, sync_app, key, failure, *args)
+        result["retry_at"] = again(failure)
     elif report.error:
         raise RuntimeError(f"Sync of app {app_id} failed: {report.error}")
     return result

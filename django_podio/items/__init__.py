@@ -33,7 +33,7 @@ from .export import (
 )
 from .fetch import BATCH_SIZE, FetchReport, RunOptions, fetch_items
 from .odd import OddItem
-from .sync import last_since
+from .sync import defer, deferred_until, last_since
 from .times import SINCE_MARGIN, as_utc, parse_since, podio_time, since_filter
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
     "cached_count",
     "check_output_path",
     "csv_columns",
+    "defer",
+    "deferred_until",
     "delete_item",
     "fetch_items",
     "has_cached_items",

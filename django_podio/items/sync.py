@@ -188,6 +188,27 @@ def _sync_row(app_id: int) -> PodioItemSync:
         return PodioItemSync.objects.get(app_id=app_id)
 
 
+def defer(app_id: int, until: datetime) -> None:
+    """Record that this app's sync waits for Podio's rate limit until ``until`` (a task for
+    then is enqueued): see :func:`deferred_until`."""
+    _sync_row(app_id)
+    PodioItemSync.objects.filter(app_id=app_id).update(deferred_until=until)
+
+
+def deferred_until(app_id: int, now: datetime | None = None) -> datetime | None:
+    """When the sync deferred by a 420 runs again, if that is still to come.
+
+    A sync task enqueued meanwhile (cron's, every few minutes) would only meet Podio's 420
+    again and spend a call of the budget being waited out; it returns at once instead.
+    """
+    until = (
+        PodioItemSync.objects.filter(app_id=app_id).values_list("deferred_until", flat=True).first()
+    )
+    if until is None or until <= (now or timezone.now()):
+        return None
+    return until
+
+
 def last_since(app_id: int) -> datetime | None:
     """``since`` for "everything edited since the last completed sync" (None: never synced)."""
     state = PodioItemSync.objects.filter(app_id=app_id).first()

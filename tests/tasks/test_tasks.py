@@ -199,11 +199,24 @@ def test_rate_limited_sync_resumes_from_its_checkpoint(app, fake):
     assert again.status == "READY" and again.run_after > timezone.now()
     state = PodioItemSync.objects.get(app_id=app.app_id)
     assert state.in_progress and state.cursor_count == stored
-    fake.rate_limit_limited = 250
+    assert state.deferred_until == again.run_after
+    assert again.args_kwargs["args"] == [app.app_id, None, None, None, True]
+    # Cron enqueues the sync again during Podio's wait: it returns at once and spends no call
+    # (it would only meet the 420 again); the task enqueued for after the wait does the work.
     fake.reset_log()
+    tasks.enqueue_sync(app.app_id, since=None, backend="db")
+    run_worker()
+    cron = results("sync_app")[-1]
+    assert cron.return_value == {
+        "app_id": app.app_id,
+        "skipped": "rate limited",
+        "retry_at": again.run_after.isoformat(),
+    }
+    assert filter_requests(fake, app.app_id) == []
+    fake.rate_limit_limited = 250
     DBTaskResult.objects.filter(pk=again.pk).update(run_after=timezone.now())
     run_worker()
-    done = results("sync_app")[-1]
+    done = DBTaskResult.objects.get(pk=again.pk)
     assert done.return_value["resumed_after"] is not None
     assert done.return_value["created"] == 1200 - stored
     # Only the pages not yet stored are fetched again.
