@@ -157,9 +157,19 @@ def test_a_large_sync_lives_within_the_budget_and_survives_a_killed_worker(
     calls = fake.requests_to(f"/item/app/{app.app_id}/filter", method="POST")
     # The fake counts a call after its latency: that is the window the call was spent in.
     spent_in = [int((r.time + fake.latency) // WINDOW) for r in calls]
-    refused = Counter(w for w, r in zip(spent_in, calls, strict=True) if r.status == 420)
-    # At most one 420 per window: the re-enqueued task waits out Podio's wait.
-    assert refused and max(refused.values()) == 1, refused
+    refused = [
+        (n, w) for n, (w, r) in enumerate(zip(spent_in, calls, strict=True)) if r.status == 420
+    ]
+    # At most one 420 per window from each worker's life: the re-enqueued task waits out
+    # Podio's wait, and cron's enqueue meanwhile spends nothing. The killed worker may have
+    # met its 420 (its request in flight when it died) without living to record the wait;
+    # then the first sync after it meets the same window's 420 once more.
+    killed = Counter(w for n, w in refused if n < before_kill)
+    after = Counter(w for n, w in refused if n >= before_kill)
+    assert refused and max(killed.values(), default=1) == max(after.values(), default=1) == 1, (
+        killed,
+        after,
+    )
     served = Counter(w for w, r in zip(spent_in, calls, strict=True) if r.status == 200)
     assert len(served) >= math.ceil(ITEMS / PAGE / PER_WINDOW)  # it did span the windows
     # Resumed from the checkpoint, not from the start: the first page was fetched once, and
