@@ -371,16 +371,21 @@ def test_since_last_starts_from_the_previous_run(fake, app, api):
         items.fetch_items(api, app.app_id, output=io.StringIO(), since="last")
 
 
-@pytest.mark.django_db
-def test_interrupted_store_run_resumes_where_it_stopped(fake, app, api):
-    fake.add_items(app.app_id, 700)
+def store_run_interrupted_at(api, app, done_at: int) -> None:
+    """A ``--store`` run stopped by Ctrl-C once ``done_at`` items are committed."""
 
     def interrupt(done, total):
-        if done >= 600:
+        if done >= done_at:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         items.fetch_items(api, app.app_id, store=True, batch_size=200, on_progress=interrupt)
+
+
+@pytest.mark.django_db
+def test_interrupted_store_run_resumes_where_it_stopped(fake, app, api):
+    fake.add_items(app.app_id, 700)
+    store_run_interrupted_at(api, app, 600)
     state = PodioItemSync.objects.get(app_id=app.app_id)
     ids = podio_ids(fake, app)
     assert state.in_progress and state.cursor_item_id == ids[599] and state.cursor_count == 600
@@ -426,13 +431,7 @@ def test_a_refused_page_keeps_the_items_fetched_before_it(fake, app, api, refusa
     fetched are stored, not dropped. A run that gets one page per rate-limit window moves
     on by a page each time instead of fetching the same page forever."""
     fake.add_items(app.app_id, 1500)
-
-    def interrupt(done, total):
-        if done >= 600:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        items.fetch_items(api, app.app_id, store=True, batch_size=200, on_progress=interrupt)
+    store_run_interrupted_at(api, app, 600)
     assert PodioItem.objects.count() == 600
     api.transport.max_retries = 0
     filter_path = f"/item/app/{app.app_id}/filter"
