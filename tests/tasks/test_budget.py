@@ -161,9 +161,10 @@ def test_a_large_sync_lives_within_the_budget_and_survives_a_killed_worker(
         (n, w) for n, (w, r) in enumerate(zip(spent_in, calls, strict=True)) if r.status == 420
     ]
     # At most one 420 per window from each worker's life: the re-enqueued task waits out
-    # Podio's wait, and cron's enqueue meanwhile spends nothing. The killed worker may have
-    # met its 420 (its request in flight when it died) without living to record the wait;
-    # then the first sync after it meets the same window's 420 once more.
+    # Podio's wait. The killed worker may have met its 420 (its request in flight when it
+    # died) without living to record the wait; then the first sync after it meets the same
+    # window's 420 once more. (That cron's enqueue during a recorded wait spends nothing is
+    # test_tasks.py::test_rate_limited_sync_resumes_from_its_checkpoint's to show.)
     killed = Counter(w for n, w in refused if n < before_kill)
     after = Counter(w for n, w in refused if n >= before_kill)
     assert refused and max(killed.values(), default=1) == max(after.values(), default=1) == 1, (
